@@ -1,0 +1,22 @@
+// Turns a prepared (canonical, typed) graph into ONNX bytes for onnxruntime.
+import { encodeModel } from './codec.js';
+import { CANONICAL_IR_VERSION, CANONICAL_OPSET, type Graph, type Model } from './ir.js';
+
+export function canonicalModel(graph: Graph, metadata: Record<string, string> = {}): Model {
+  return {
+    irVersion: CANONICAL_IR_VERSION,
+    opsetImports: new Map([['', CANONICAL_OPSET]]),
+    producerName: 'robustscope',
+    producerVersion: '0.1.0',
+    graph,
+    metadata,
+  };
+}
+
+/** Serialises the graph, leaving out initializers no node or output uses. */
+export function serializeGraph(graph: Graph): Uint8Array {
+  const used = new Set<string>(graph.outputs.map((o) => o.name));
+  for (const n of graph.nodes) for (const i of n.inputs) used.add(i);
+  const initializers = new Map([...graph.initializers].filter(([k]) => used.has(k)));
+  return encodeModel(canonicalModel({ ...graph, initializers }));
+}
