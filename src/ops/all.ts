@@ -2,3 +2,7 @@
 import './elementwise.js';
 import './reduce.js';
 import './shape.js';
+import './conv.js';
+import './pool.js';
+import './resize.js';
+import './norm.js';

@@ -1,0 +1,5 @@
+import { type OpDef, registerOps } from './registry.js';
+
+const ops: OpDef[] = [];
+
+registerOps(ops);
