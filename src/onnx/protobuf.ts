@@ -34,20 +34,19 @@ export class ProtoReader {
 
   /** Reads a varint as a JS number (exact up to 2^53; ONNX dims and enums stay well below). */
   varint(): number {
+    const start = this.pos;
     let result = 0;
     let shift = 1;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 7; i++) {
       if (this.pos >= this.end) this.fail('truncated varint');
       const b = this.buf[this.pos++];
       result += (b & 0x7f) * shift;
-      if ((b & 0x80) === 0) {
-        // Negative int64 values are encoded as 10-byte two's complement varints.
-        if (i === 9 || result >= 2 ** 63) return result - 2 ** 64;
-        return result;
-      }
+      if ((b & 0x80) === 0) return result;
       shift *= 128;
     }
-    return this.fail('varint longer than 10 bytes');
+    // Long varints (negative int64 use 10 bytes): decode exactly with bigint.
+    this.pos = start;
+    return Number(this.varintBig());
   }
 
   /** Reads a varint as a signed 64-bit bigint (exact). */

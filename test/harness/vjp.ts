@@ -148,7 +148,9 @@ export async function checkVjp(c: OpCase): Promise<VjpReport> {
       }
     }
     const fd = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * h);
-    const err = Math.abs(fd - an) / Math.max(1, totalN <= 256 ? scale : dirScale);
+    // Per coordinate: error relative to max(1, max|g|). Per direction: relative to the directional
+    // derivative itself (floored to avoid cancellation), so a 1% error in a rule is caught.
+    const err = Math.abs(fd - an) / Math.max(totalN <= 256 ? Math.max(1, scale) : Math.max(Math.abs(an), 1e-2 * dirScale));
     maxErr = Math.max(maxErr, err);
     checks++;
   }
