@@ -31,11 +31,12 @@ export function buildGradients(req: GradientRequest): Map<string, string> {
     const nondiff = new Set(def?.nondiff ?? []);
     const hit = n.inputs.some((x, i) => x !== '' && requires.has(x) && !nondiff.has(i));
     if (!hit) continue;
+    const live = n.outputs.filter((o) => o && isFloat(b.type(o).dtype) && !b.detached.has(o));
     if (!def?.vjp) {
-      if (n.outputs.some((o) => o && isFloat(b.type(o).dtype))) blocked.push(n);
+      if (live.length) blocked.push(n);
       continue;
     }
-    for (const o of n.outputs) if (o && isFloat(b.type(o).dtype)) requires.add(o);
+    for (const o of live) requires.add(o);
   }
   // Backward reachability from the loss.
   const reaches = new Set([loss]);

@@ -3,10 +3,13 @@
 // differentiated quantity is their SUM (each image's gradient is independent of the batch).
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { ValueInfo } from '../onnx/ir.js';
+import type { NamedTensor } from '../runtime/session.js';
 
 export interface LossOptions {
   /** Label value that marks pixels to ignore (default 255). */
   ignoreIndex: number;
+  /** Per-class weights (mask-ce-bal). */
+  classWeights?: number[];
 }
 
 export interface LossParts {
@@ -20,6 +23,8 @@ export interface LossDef {
   name: string;
   description: string;
   build(b: GraphBuilder, logits: string, labels: string, opts: LossOptions): LossParts;
+  /** Runtime inputs that change with the attack iteration t of T (SegPGD's lambda). */
+  schedule?(t: number, T: number): Record<string, NamedTensor>;
 }
 
 const LOSSES = new Map<string, LossDef>();

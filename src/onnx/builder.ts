@@ -20,6 +20,8 @@ export function toAttrs(attrs: Attrs | undefined): Record<string, AttrValue> {
 export class GraphBuilder implements Emitter {
   readonly types = new Map<string, TypeInfo>();
   readonly constants: Map<string, Tensor>;
+  /** Tensors the gradient must not flow through (like torch's .detach()). */
+  readonly detached = new Set<string>();
   private counter = 0;
   private readonly used = new Set<string>();
 
@@ -104,6 +106,13 @@ export class GraphBuilder implements Emitter {
       if (o !== '' && types[k]) this.types.set(o, types[k]);
     });
     this.graph.nodes.push(node);
+  }
+
+  /** Returns a copy of `name` that autodiff treats as a constant. */
+  detach(name: string): string {
+    const d = this.emit('Identity', [name]);
+    this.detached.add(d);
+    return d;
   }
 
   /** The Emitter methods bound to this builder, to spread into rule contexts. */

@@ -1,5 +1,261 @@
-import { type OpDef, registerOps } from './registry.js';
+// Pooling: MaxPool (+ Indices), AveragePool, GlobalAveragePool, GlobalMaxPool.
+// Output sizes and window contents follow onnxruntime's CPU kernels (pool_attributes.h,
+// pool_functors.h) exactly, since that is what runs the graph; VJP rules compute their
+// window tables at build time from the same geometry.
+import { attrInt, attrInts, attrString, DTYPE_CODES, type Node, numel, tensorFromNumbers } from '../onnx/ir.js';
+import { type OpCtx, type OpDef, registerOps, type TypeInfo, type VjpCtx } from './registry.js';
+import { need, normAxis } from './util.js';
 
-const ops: OpDef[] = [];
+/** One spatial axis of a pooling window grid, with auto_pad resolved. */
+export interface PoolAxis {
+  size: number;
+  kernel: number;
+  stride: number;
+  dilation: number;
+  /** Actual pads. padEnd can be negative (legacy SAME_* with stride > kernel), as in onnxruntime. */
+  padBegin: number;
+  padEnd: number;
+  out: number;
+}
+
+type Fail = (msg: string) => never;
+
+/** Window geometry of a MaxPool / AveragePool node for input shape xShape (N, C, spatial...). */
+export function poolAxes(node: Node, xShape: number[], fail: Fail): PoolAxis[] {
+  const kernel = attrInts(node, 'kernel_shape');
+  if (!kernel || kernel.length === 0) fail('kernel_shape is required');
+  const nd = kernel.length;
+  if (xShape.length !== nd + 2) fail(`input of rank ${xShape.length} does not match a ${nd}-D kernel_shape (rank ${nd + 2} expected)`);
+  const strides = attrInts(node, 'strides') ?? [];
+  const dilations = attrInts(node, 'dilations') ?? [];
+  const pads = attrInts(node, 'pads') ?? [];
+  const ceil = attrInt(node, 'ceil_mode', 0) !== 0;
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET') || 'NOTSET';
+  if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) fail(`unknown auto_pad '${autoPad}'`);
+  if (strides.length && strides.length !== nd) fail(`strides has ${strides.length} values for a ${nd}-D kernel`);
+  if (dilations.length && dilations.length !== nd) fail(`dilations has ${dilations.length} values for a ${nd}-D kernel`);
+  if (pads.length && pads.length !== 2 * nd) fail(`pads has ${pads.length} values, ${2 * nd} expected`);
+  return kernel.map((k, i) => {
+    const size = xShape[i + 2];
+    const s = strides[i] ?? 1;
+    const d = dilations[i] ?? 1;
+    if (k <= 0 || s <= 0 || d <= 0) fail('kernel_shape, strides and dilations must be positive');
+    let pb = pads[i] ?? 0;
+    let pe = pads[i + nd] ?? 0;
+    if (pb < 0 || pe < 0) fail('pads must be non-negative');
+    // onnxruntime rejects pads >= kernel even when auto_pad overrides them.
+    if (pb >= k || pe >= k) fail(`pads (${pb}, ${pe}) must be smaller than the kernel (${k})`);
+    if (autoPad === 'VALID') pb = pe = 0;
+    else if (autoPad !== 'NOTSET') {
+      // Legacy SAME: onnxruntime sizes the padding with the undilated kernel; C++ integer division.
+      const target = Math.trunc((size + s - 1) / s);
+      const needed = (target - 1) * s + k - size;
+      pb = autoPad === 'SAME_LOWER' ? Math.trunc((needed + 1) / 2) : Math.trunc(needed / 2);
+      pe = needed - pb;
+    }
+    const span = size + pb + pe - d * (k - 1) - 1;
+    let out = ceil ? Math.ceil(span / s + 1) : Math.trunc(span / s + 1);
+    // With ceil_mode the last window must start inside the input or the leading padding.
+    if (ceil && (out - 1) * s >= size + pb) out--;
+    if (out < 1) fail(`input size ${size} on spatial axis ${i} is too small for the window (kernel ${k}, dilation ${d}, pads ${pb}+${pe})`);
+    return { size, kernel: k, stride: s, dilation: d, padBegin: pb, padEnd: pe, out };
+  });
+}
+
+/**
+ * Per output position j along one axis: the input positions its window reads, and the
+ * count_include_pad divisor. MaxPool windows read every in-range tap; AveragePool (opset-19
+ * kernel) first clips the window end to size + padEnd.
+ */
+export function axisWindows(a: PoolAxis, average: boolean): { taps: number[][]; padCount: number[] } {
+  const taps: number[][] = [];
+  const padCount: number[] = [];
+  for (let j = 0; j < a.out; j++) {
+    const start = j * a.stride - a.padBegin;
+    let end = start + a.kernel * a.dilation;
+    if (average) end = Math.min(end, a.size + a.padEnd);
+    const t: number[] = [];
+    for (let p = start; p < end; p += a.dilation) if (p >= 0 && p < a.size) t.push(p);
+    taps.push(t);
+    padCount.push(1 + Math.trunc((end - start - 1) / a.dilation));
+  }
+  return { taps, padCount };
+}
+
+function inferPool(ctx: OpCtx, withIndices: boolean): TypeInfo[] {
+  const x = need(ctx, 0);
+  const axes = poolAxes(ctx.node, x.shape, ctx.fail);
+  const shape = [x.shape[0], x.shape[1], ...axes.map((a) => a.out)];
+  return withIndices ? [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }] : [{ dtype: x.dtype, shape }];
+}
+
+function inferGlobal(ctx: OpCtx): TypeInfo[] {
+  const x = need(ctx, 0);
+  if (x.shape.length < 3) ctx.fail(`input must have rank >= 3 (N, C, spatial...), got [${x.shape}]`);
+  return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] }];
+}
+
+/**
+ * MaxPool: route each output gradient to its argmax. The flat Indices (storage_order 0) address
+ * the whole N*C*spatial tensor, so one 1-D ScatterElements(add) does it; windows overlap, so the
+ * scatter must add. onnxruntime never selects a padding tap, so negative inputs are exact.
+ */
+function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
+  const g = c.gy(0);
+  if (g === undefined || !c.wants(0)) return [undefined];
+  const x = c.type(c.x(0));
+  const rowMajor = attrInt(c.node, 'storage_order', 0) === 0;
+  // Reuse the forward Indices when the model asks for them; otherwise a second MaxPool
+  // computes them (the VJP cannot add an output to the forward node).
+  const idx = c.node.outputs[1] && rowMajor ? c.y(1) : c.emitN('MaxPool', [c.x(0)], 2, { ...c.node.attrs, storage_order: 0 })[1];
+  const n = numel(x.shape);
+  const zeros = c.emit('Expand', [c.scalar(0, x.dtype), c.ints([n])]);
+  const flat = c.ints([-1]);
+  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [idx, flat]), c.emit('Reshape', [g, flat])], { axis: 0, reduction: 'add' });
+  return [c.emit('Reshape', [sum, c.ints(x.shape)])];
+}
+
+/**
+ * AveragePool: scale g by 1/divisor per output position (a build-time constant), then apply the
+ * adjoint of the window sum: a depthwise ConvTranspose with an all-ones kernel, whose pads crop
+ * the leading padding and trailing overhang and whose output_padding restores input positions
+ * no window reaches.
+ */
+function averagePoolVjp(c: VjpCtx): (string | undefined)[] {
+  const g = c.gy(0);
+  if (g === undefined || !c.wants(0)) return [undefined];
+  const x = c.type(c.x(0));
+  const axes = poolAxes(c.node, x.shape, c.fail);
+  const includePad = attrInt(c.node, 'count_include_pad', 0) !== 0;
+  const wins = axes.map((a) => axisWindows(a, true));
+
+  // Divisor map over the output's spatial shape: separable, a product of per-axis factors.
+  const outSp = axes.map((a) => a.out);
+  const inv = new Float64Array(numel(outSp));
+  const idx = new Array<number>(axes.length).fill(0);
+  for (let p = 0; p < inv.length; p++) {
+    let div = 1;
+    let taps = 1;
+    for (let k = 0; k < axes.length; k++) {
+      div *= includePad ? wins[k].padCount[idx[k]] : wins[k].taps[idx[k]].length;
+      taps *= wins[k].taps[idx[k]].length;
+    }
+    // A window with no input tap yields 0 in onnxruntime (no division), and routes nothing back.
+    inv[p] = taps === 0 ? 0 : 1 / div;
+    for (let k = axes.length - 1; k >= 0; k--) {
+      if (++idx[k] < outSp[k]) break;
+      idx[k] = 0;
+    }
+  }
+  const uniform = inv.every((v) => v === inv[0]);
+  const scale = uniform ? c.scalar(inv[0], x.dtype) : c.constant(tensorFromNumbers(x.dtype, outSp, inv), 'avgpool_inv_divisor');
+  const gs = c.emit('Mul', [g, scale]);
+
+  const C = x.shape[1];
+  const ones = c.constant(tensorFromNumbers(x.dtype, [C, 1, ...axes.map((a) => a.kernel)], new Float64Array(C * numel(axes.map((a) => a.kernel))).fill(1)), 'avgpool_ones');
+  const cropBegin: number[] = [];
+  const cropEnd: number[] = [];
+  const outPad: number[] = [];
+  for (const a of axes) {
+    // Full adjoint covers padded coordinates [-padBegin, -padBegin + span).
+    const span = (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1;
+    const extra = span - a.padBegin - a.size;
+    cropBegin.push(a.padBegin);
+    cropEnd.push(Math.max(0, extra));
+    outPad.push(Math.max(0, -extra));
+  }
+  let gx = c.emit('ConvTranspose', [gs, ones], {
+    group: C,
+    kernel_shape: axes.map((a) => a.kernel),
+    strides: axes.map((a) => a.stride),
+    dilations: axes.map((a) => a.dilation),
+    pads: [...cropBegin, ...cropEnd],
+    output_padding: outPad.some((v) => v > 0) ? outPad : undefined,
+  });
+  // Legacy SAME with stride > kernel gives a negative end pad: onnxruntime's window end clip
+  // (size + padEnd) then hides the last input positions from every window.
+  if (axes.some((a) => a.padEnd < 0)) {
+    const inSp = axes.map((a) => a.size);
+    const mask = new Float64Array(numel(inSp)).fill(1);
+    const st = inSp.map((_, k) => numel(inSp.slice(k + 1)));
+    for (let p = 0; p < mask.length; p++)
+      axes.forEach((a, k) => {
+        if (Math.floor(p / st[k]) % a.size >= a.size + a.padEnd) mask[p] = 0;
+      });
+    gx = c.emit('Mul', [gx, c.constant(tensorFromNumbers(x.dtype, inSp, mask), 'avgpool_mask')]);
+  }
+  return [gx];
+}
+
+const ops: OpDef[] = [
+  {
+    type: 'MaxPool',
+    infer: (ctx) => inferPool(ctx, true),
+    vjp: maxPoolVjp,
+  },
+  {
+    type: 'AveragePool',
+    infer: (ctx) => inferPool(ctx, false),
+    vjp: averagePoolVjp,
+  },
+  {
+    type: 'GlobalAveragePool',
+    infer: inferGlobal,
+    vjp: (c) => {
+      const g = c.gy(0);
+      if (g === undefined || !c.wants(0)) return [undefined];
+      const x = c.type(c.x(0));
+      const n = numel(x.shape.slice(2));
+      return [c.emit('Expand', [c.emit('Mul', [g, c.scalar(1 / n, x.dtype)]), c.ints(x.shape)])];
+    },
+  },
+  {
+    type: 'GlobalMaxPool',
+    infer: inferGlobal,
+    // Tied maxima share the gradient equally (as torch.amax).
+    vjp: (c) => {
+      const g = c.gy(0);
+      if (g === undefined || !c.wants(0)) return [undefined];
+      const x = c.type(c.x(0));
+      const mask = c.emit('Cast', [c.emit('Equal', [c.x(0), c.y(0)])], { to: DTYPE_CODES[x.dtype] });
+      const count = c.emit('ReduceSum', [mask, c.ints(x.shape.slice(2).map((_, k) => k + 2))], { keepdims: 1 });
+      return [c.emit('Mul', [mask, c.emit('Div', [g, count])])];
+    },
+  },
+
+  // ---- Scatter ops (type inference only; the MaxPool VJP emits ScatterElements). ----
+  {
+    type: 'ScatterElements',
+    infer: (ctx) => {
+      const data = need(ctx, 0);
+      const ind = need(ctx, 1);
+      const upd = need(ctx, 2);
+      if (ind.dtype !== 'int64' && ind.dtype !== 'int32') ctx.fail(`indices must be int32 or int64, got ${ind.dtype}`);
+      if (upd.dtype !== data.dtype) ctx.fail(`updates (${upd.dtype}) and data (${data.dtype}) types differ`);
+      if (ind.shape.length !== data.shape.length) ctx.fail(`indices rank ${ind.shape.length} differs from data rank ${data.shape.length}`);
+      if (ind.shape.length !== upd.shape.length || ind.shape.some((d, k) => d !== upd.shape[k]))
+        ctx.fail(`updates shape [${upd.shape}] differs from indices shape [${ind.shape}]`);
+      normAxis(attrInt(ctx.node, 'axis', 0), data.shape.length, ctx.fail);
+      return [data];
+    },
+  },
+  {
+    type: 'ScatterND',
+    infer: (ctx) => {
+      const data = need(ctx, 0);
+      const ind = need(ctx, 1);
+      const upd = need(ctx, 2);
+      if (ind.dtype !== 'int64') ctx.fail(`indices must be int64, got ${ind.dtype}`);
+      if (upd.dtype !== data.dtype) ctx.fail(`updates (${upd.dtype}) and data (${data.dtype}) types differ`);
+      const q = ind.shape.length;
+      const k = ind.shape[q - 1];
+      if (q < 1 || k > data.shape.length) ctx.fail(`indices shape [${ind.shape}] does not index data of rank ${data.shape.length}`);
+      const want = [...ind.shape.slice(0, -1), ...data.shape.slice(k)];
+      if (want.length !== upd.shape.length || want.some((d, j) => d !== upd.shape[j]))
+        ctx.fail(`updates shape [${upd.shape}] should be [${want}] for indices [${ind.shape}] and data [${data.shape}]`);
+      return [data];
+    },
+  },
+];
 
 registerOps(ops);
