@@ -27,7 +27,9 @@ export function labelParts(b: GraphBuilder, logits: string, labels: string, igno
   const valid = b.emit('Cast', [validB], { to: 1 });
   // Class ids laid out along axis 1: [1,K,1,1...]
   const ids = b.constant({ dtype: 'int64', dims: [1, K, ...u.shape.slice(2).map(() => 1)], data: BigInt64Array.from({ length: K }, (_, k) => BigInt(k)) });
-  const onehot = b.emit('Cast', [b.emit('Equal', [b.emit('Unsqueeze', [lab, b.ints([1])]), ids])], { to: 1 });
+  // Masked by validity, so an ignore index inside 0..K-1 contributes nothing either.
+  const hot = b.emit('And', [b.emit('Equal', [b.emit('Unsqueeze', [lab, b.ints([1])]), ids]), b.emit('Unsqueeze', [validB, b.ints([1])])]);
+  const onehot = b.emit('Cast', [hot], { to: 1 });
   const spatialAxes = y.shape.slice(1).map((_, k) => k + 1);
   const pixels = y.shape.slice(1).reduce((a, c) => a * c, 1);
   return { valid, onehot, classes: K, pixels, spatialAxes };

@@ -18,5 +18,12 @@ export function serializeGraph(graph: Graph): Uint8Array {
   const used = new Set<string>(graph.outputs.map((o) => o.name));
   for (const n of graph.nodes) for (const i of n.inputs) used.add(i);
   const initializers = new Map([...graph.initializers].filter(([k]) => used.has(k)));
-  return encodeModel(canonicalModel({ ...graph, initializers }));
+  // Trailing omitted optional inputs are written as absent, not as '': some onnxruntime kernels
+  // (LayerNormalization, onnxruntime#18967) crash on an explicit empty name.
+  const nodes = graph.nodes.map((n) => {
+    let k = n.inputs.length;
+    while (k > 0 && n.inputs[k - 1] === '') k--;
+    return k === n.inputs.length ? n : { ...n, inputs: n.inputs.slice(0, k) };
+  });
+  return encodeModel(canonicalModel({ ...graph, nodes, initializers }));
 }

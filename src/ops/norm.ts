@@ -17,14 +17,9 @@ function attrNum(attrs: OpCtx['node']['attrs'], name: string, dflt: number): num
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, k) => from + k);
 
-/** A constant filled with `v`; float16 stored as its bit pattern. */
-function filled(dtype: DType, dims: number[], v: number): Tensor {
-  const n = numel(dims);
-  if (dtype === 'float16') {
-    if (v !== 1 && v !== 0) throw new Error('internal: float16 fill supports 0 and 1');
-    return tensorFromNumbers('float16', dims, new Array<number>(n).fill(v === 1 ? 0x3c00 : 0));
-  }
-  return tensorFromNumbers(dtype, dims, new Array<number>(n).fill(v));
+/** A constant of ones; float16 stored as its bit pattern. */
+function ones(dtype: DType, dims: number[]): Tensor {
+  return tensorFromNumbers(dtype, dims, new Array<number>(numel(dims)).fill(dtype === 'float16' ? 0x3c00 : 1));
 }
 
 function castTo(c: Emitter, name: string, dtype: DType): string {
@@ -50,8 +45,8 @@ function addAll(c: Emitter, parts: (string | undefined)[]): string | undefined {
  */
 function standardize(c: VjpCtx, x: string, axis: number, eps: number, stash: number): { xhat: string; inv: string } {
   const t = c.type(x);
-  const ones = c.constant(filled(t.dtype, t.shape.slice(axis), 1), 'ones');
-  const [xhat, , inv] = c.emitN('LayerNormalization', [x, ones], 3, { axis, epsilon: float(eps), stash_type: stash });
+  const unit = c.constant(ones(t.dtype, t.shape.slice(axis)), 'ones');
+  const [xhat, , inv] = c.emitN('LayerNormalization', [x, unit], 3, { axis, epsilon: float(eps), stash_type: stash });
   return { xhat, inv: castTo(c, inv, t.dtype) };
 }
 
@@ -140,10 +135,11 @@ function layerNormVjp(c: VjpCtx): (string | undefined)[] {
   const { axis, eps, stash } = layerNormInfo(c.node, rank, c.fail);
   const axes = range(axis, rank);
   const n = numel(t.shape.slice(axis));
-  const { xhat, inv } = standardize(c, x, axis, eps, stash);
   const g = c.gy(0);
   const gMean = c.gy(1);
   const gInv = c.gy(2);
+  // Only the B gradient can do without the statistics.
+  const { xhat, inv } = c.wants(0) || c.wants(1) ? standardize(c, x, axis, eps, stash) : { xhat: '', inv: '' };
   let gx: string | undefined;
   if (c.wants(0)) {
     const parts: (string | undefined)[] = [];
@@ -293,7 +289,8 @@ function instanceNormVjp(c: VjpCtx): (string | undefined)[] {
   const spatial = range(2, t.shape.length);
   const eps = attrNum(c.node.attrs, 'epsilon', 1e-5);
   // Per-(n, c) statistics over the spatial dims = LayerNormalization from axis 2.
-  const { xhat, inv } = standardize(c, x, 2, eps, t.dtype === 'float64' ? DTYPE_CODES.float64 : DTYPE_CODES.float32);
+  const stash = t.dtype === 'float64' ? DTYPE_CODES.float64 : DTYPE_CODES.float32;
+  const { xhat, inv } = c.wants(0) || c.wants(1) ? standardize(c, x, 2, eps, stash) : { xhat: '', inv: '' };
   const bshape = [ch, ...spatial.map(() => 1)];
   const gx = c.wants(0) ? standardizeVjp(c, c.emit('Mul', [g, c.emit('Reshape', [c.x(1), c.ints(bshape)])]), xhat, inv, spatial) : undefined;
   const axes = c.ints([0, ...spatial]);

@@ -12,7 +12,7 @@ export interface PoolAxis {
   kernel: number;
   stride: number;
   dilation: number;
-  /** Actual pads. padEnd can be negative (legacy SAME_* with stride > kernel), as in onnxruntime. */
+  /** Actual pads (auto_pad resolved). */
   padBegin: number;
   padEnd: number;
   out: number;
@@ -52,12 +52,22 @@ export function poolAxes(node: Node, xShape: number[], fail: Fail): PoolAxis[] {
       const needed = (target - 1) * s + k - size;
       pb = autoPad === 'SAME_LOWER' ? Math.trunc((needed + 1) / 2) : Math.trunc(needed / 2);
       pe = needed - pb;
+      // onnxruntime's MLAS kernels reject this (stride > kernel); refuse it for every variant.
+      if (pb < 0 || pe < 0) fail(`auto_pad ${autoPad} gives negative padding (stride ${s} > kernel ${k} on spatial axis ${i}), which onnxruntime rejects`);
     }
-    const span = size + pb + pe - d * (k - 1) - 1;
-    let out = ceil ? Math.ceil(span / s + 1) : Math.trunc(span / s + 1);
-    // With ceil_mode the last window must start inside the input or the leading padding.
-    if (ceil && (out - 1) * s >= size + pb) out--;
-    if (out < 1) fail(`input size ${size} on spatial axis ${i} is too small for the window (kernel ${k}, dilation ${d}, pads ${pb}+${pe})`);
+    const num = size + pb + pe - d * (k - 1) - 1;
+    // onnxruntime's truncating division would give one window larger than the padded input, and
+    // its kernels disagree on that window's divisor; ONNX's floor gives an empty output.
+    if (num < 0)
+      fail(`input size ${size} on spatial axis ${i} is smaller than the window (kernel ${k}, dilation ${d}, pads ${pb}+${pe}): the output would be empty`);
+    let out = Math.floor(num / s) + 1;
+    if (ceil) {
+      out = Math.ceil(num / s) + 1;
+      // The last window must start inside the input or the leading padding (onnx/onnx#5741).
+      if ((out - 1) * s >= size + pb) out--;
+    }
+    if (out < 1)
+      fail(`input size ${size} on spatial axis ${i} is too small for the window (kernel ${k}, dilation ${d}, pads ${pb}+${pe}): the output would be empty`);
     return { size, kernel: k, stride: s, dilation: d, padBegin: pb, padEnd: pe, out };
   });
 }
@@ -82,11 +92,27 @@ export function axisWindows(a: PoolAxis, average: boolean): { taps: number[][]; 
   return { taps, padCount };
 }
 
+/** Row-major outer product of per-axis factors (maps over the output's spatial grid). */
+function separableProduct(factors: number[][]): Float64Array {
+  let acc = Float64Array.of(1);
+  for (const f of factors) {
+    const next = new Float64Array(acc.length * f.length);
+    for (let i = 0; i < acc.length; i++) for (let j = 0; j < f.length; j++) next[i * f.length + j] = acc[i] * f[j];
+    acc = next;
+  }
+  return acc;
+}
+
 function inferPool(ctx: OpCtx, withIndices: boolean): TypeInfo[] {
   const x = need(ctx, 0);
   const axes = poolAxes(ctx.node, x.shape, ctx.fail);
   const shape = [x.shape[0], x.shape[1], ...axes.map((a) => a.out)];
-  return withIndices ? [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }] : [{ dtype: x.dtype, shape }];
+  return withIndices
+    ? [
+        { dtype: x.dtype, shape },
+        { dtype: 'int64', shape },
+      ]
+    : [{ dtype: x.dtype, shape }];
 }
 
 function inferGlobal(ctx: OpCtx): TypeInfo[] {
@@ -108,10 +134,22 @@ function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
   // Reuse the forward Indices when the model asks for them; otherwise a second MaxPool
   // computes them (the VJP cannot add an output to the forward node).
   const idx = c.node.outputs[1] && rowMajor ? c.y(1) : c.emitN('MaxPool', [c.x(0)], 2, { ...c.node.attrs, storage_order: 0 })[1];
+  let gv = g;
+  let iv = idx;
+  // A window holding padding taps only (possible with dilations) outputs the lowest float and a
+  // meaningless index: the output is constant, so it routes nothing back.
+  const axes = poolAxes(c.node, x.shape, c.fail);
+  const live = axes.map((a) => axisWindows(a, false).taps.map((t) => (t.length > 0 ? 1 : 0)));
+  if (live.some((l) => l.includes(0))) {
+    const outSp = axes.map((a) => a.out);
+    const m = separableProduct(live);
+    gv = c.emit('Mul', [g, c.constant(tensorFromNumbers(x.dtype, outSp, m), 'maxpool_live')]);
+    iv = c.emit('Mul', [idx, c.constant(tensorFromNumbers('int64', outSp, m), 'maxpool_live')]);
+  }
   const n = numel(x.shape);
   const zeros = c.emit('Expand', [c.scalar(0, x.dtype), c.ints([n])]);
   const flat = c.ints([-1]);
-  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [idx, flat]), c.emit('Reshape', [g, flat])], { axis: 0, reduction: 'add' });
+  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [iv, flat]), c.emit('Reshape', [gv, flat])], { axis: 0, reduction: 'add' });
   return [c.emit('Reshape', [sum, c.ints(x.shape)])];
 }
 
@@ -130,29 +168,20 @@ function averagePoolVjp(c: VjpCtx): (string | undefined)[] {
   const wins = axes.map((a) => axisWindows(a, true));
 
   // Divisor map over the output's spatial shape: separable, a product of per-axis factors.
+  // A window with no input tap yields 0 in onnxruntime (no division) and routes nothing back.
   const outSp = axes.map((a) => a.out);
-  const inv = new Float64Array(numel(outSp));
-  const idx = new Array<number>(axes.length).fill(0);
-  for (let p = 0; p < inv.length; p++) {
-    let div = 1;
-    let taps = 1;
-    for (let k = 0; k < axes.length; k++) {
-      div *= includePad ? wins[k].padCount[idx[k]] : wins[k].taps[idx[k]].length;
-      taps *= wins[k].taps[idx[k]].length;
-    }
-    // A window with no input tap yields 0 in onnxruntime (no division), and routes nothing back.
-    inv[p] = taps === 0 ? 0 : 1 / div;
-    for (let k = axes.length - 1; k >= 0; k--) {
-      if (++idx[k] < outSp[k]) break;
-      idx[k] = 0;
-    }
-  }
+  const taps = separableProduct(wins.map((w) => w.taps.map((t) => t.length)));
+  const div = separableProduct(wins.map((w) => (includePad ? w.padCount : w.taps.map((t) => t.length)).map((v, j) => (w.taps[j].length ? v : 1))));
+  const inv = div.map((d, p) => (taps[p] === 0 ? 0 : 1 / d));
   const uniform = inv.every((v) => v === inv[0]);
   const scale = uniform ? c.scalar(inv[0], x.dtype) : c.constant(tensorFromNumbers(x.dtype, outSp, inv), 'avgpool_inv_divisor');
   const gs = c.emit('Mul', [g, scale]);
 
   const C = x.shape[1];
-  const ones = c.constant(tensorFromNumbers(x.dtype, [C, 1, ...axes.map((a) => a.kernel)], new Float64Array(C * numel(axes.map((a) => a.kernel))).fill(1)), 'avgpool_ones');
+  const ones = c.constant(
+    tensorFromNumbers(x.dtype, [C, 1, ...axes.map((a) => a.kernel)], new Float64Array(C * numel(axes.map((a) => a.kernel))).fill(1)),
+    'avgpool_ones',
+  );
   const cropBegin: number[] = [];
   const cropEnd: number[] = [];
   const outPad: number[] = [];
@@ -164,7 +193,7 @@ function averagePoolVjp(c: VjpCtx): (string | undefined)[] {
     cropEnd.push(Math.max(0, extra));
     outPad.push(Math.max(0, -extra));
   }
-  let gx = c.emit('ConvTranspose', [gs, ones], {
+  const gx = c.emit('ConvTranspose', [gs, ones], {
     group: C,
     kernel_shape: axes.map((a) => a.kernel),
     strides: axes.map((a) => a.stride),
@@ -172,18 +201,6 @@ function averagePoolVjp(c: VjpCtx): (string | undefined)[] {
     pads: [...cropBegin, ...cropEnd],
     output_padding: outPad.some((v) => v > 0) ? outPad : undefined,
   });
-  // Legacy SAME with stride > kernel gives a negative end pad: onnxruntime's window end clip
-  // (size + padEnd) then hides the last input positions from every window.
-  if (axes.some((a) => a.padEnd < 0)) {
-    const inSp = axes.map((a) => a.size);
-    const mask = new Float64Array(numel(inSp)).fill(1);
-    const st = inSp.map((_, k) => numel(inSp.slice(k + 1)));
-    for (let p = 0; p < mask.length; p++)
-      axes.forEach((a, k) => {
-        if (Math.floor(p / st[k]) % a.size >= a.size + a.padEnd) mask[p] = 0;
-      });
-    gx = c.emit('Mul', [gx, c.constant(tensorFromNumbers(x.dtype, inSp, mask), 'avgpool_mask')]);
-  }
   return [gx];
 }
 

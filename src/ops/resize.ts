@@ -3,7 +3,7 @@
 // We compute A at build time exactly as onnxruntime's CPU kernel does (float32 coordinate arithmetic,
 // border clamping, nearest rounding, cubic/antialias weights), so the adjoint of a resize of the last
 // two axes is gX = Ahᵀ · g · Aw: two MatMuls with constant matrices that broadcast over N, C.
-import { type DType, numel, type Node, type Tensor, tensorFromNumbers, toNumbers } from '../onnx/ir.js';
+import { type DType, type Node, numel, type Tensor, tensorFromNumbers, toNumbers } from '../onnx/ir.js';
 import { type OpCtx, type OpDef, registerOps, type TypeInfo, type UpgradeCtx, type VjpCtx } from './registry.js';
 import { need, normAxis } from './util.js';
 
@@ -12,15 +12,7 @@ const f = Math.fround;
 
 export type ResizeMode = 'nearest' | 'linear' | 'cubic';
 const MODES = ['nearest', 'linear', 'cubic'];
-const TRANSFORMS = [
-  'half_pixel',
-  'half_pixel_symmetric',
-  'pytorch_half_pixel',
-  'align_corners',
-  'asymmetric',
-  'tf_half_pixel_for_nn',
-  'tf_crop_and_resize',
-];
+const TRANSFORMS = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
 const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
 const POLICIES = ['stretch', 'not_larger', 'not_smaller'];
 
@@ -65,8 +57,7 @@ const roundAway = (x: number): number => (x < 0 ? -Math.round(-x) : Math.round(x
 /** Resolves attributes, scales/sizes/roi (which must be constants) and the output shape, as onnxruntime does. */
 export function resizeSpec(ctx: SpecCtx): ResizeSpec {
   const { node, fail } = ctx;
-  const x = ctx.type(0);
-  if (!x) fail('input 0 is required');
+  const x = ctx.type(0) ?? fail('input 0 is required');
   const rank = x.shape.length;
   if (rank === 0) fail('input must have rank >= 1');
   const mode = strAttr(node, 'mode', 'nearest', MODES, fail) as ResizeMode;
@@ -76,15 +67,16 @@ export function resizeSpec(ctx: SpecCtx): ResizeSpec {
   const antialias = numAttr(node, 'antialias', 0, fail) !== 0;
   const excludeOutside = numAttr(node, 'exclude_outside', 0, fail) !== 0;
   if (antialias && mode === 'nearest') fail('antialias=1 requires mode linear or cubic');
-  if (excludeOutside && mode !== 'cubic' && !(antialias && mode === 'linear'))
-    fail('exclude_outside=1 requires mode cubic (or linear with antialias=1)');
+  if (excludeOutside && mode !== 'cubic' && !(antialias && mode === 'linear')) fail('exclude_outside=1 requires mode cubic (or linear with antialias=1)');
 
   const axesAttr = node.attrs.axes;
   let axes = x.shape.map((_, k) => k);
   if (axesAttr !== undefined) {
-    if (axesAttr.type !== 'ints') fail('attribute axes must be a list of ints');
+    if (axesAttr.type !== 'ints') return fail('attribute axes must be a list of ints');
     axes = axesAttr.value.map((a) => normAxis(a, rank, fail));
     if (new Set(axes).size !== axes.length) fail(`axes [${axesAttr.value}] has duplicates`);
+    // onnxruntime ignores negative axes under keep_aspect_ratio_policy: store them normalised.
+    if (axesAttr.value.some((a) => a < 0)) node.attrs.axes = { type: 'ints', value: axes };
   }
 
   // Empty tensors stand for omitted inputs (exporters give roi/scales as [] at opset 11-12).
@@ -231,13 +223,14 @@ export function axisMatrix(spec: ResizeSpec, d: number): AxisMatrix {
   const sameShape = spec.inShape.every((v, k) => v === spec.outShape[k]);
   const extrapolate = spec.transform === 'tf_crop_and_resize';
   const coord = (i: number) => originalCoordinate(spec.transform, i, s, nOut, nIn, spec.roiStart[d], spec.roiEnd[d]);
-  // onnxruntime copies the input when no dimension changes, and skips the transform on scale-1 axes.
-  if (sameShape || s === 1) {
+  // onnxruntime copies the input when no dimension changes, skips the transform on scale-1 axes and,
+  // with antialias, copies along any axis whose length does not change.
+  if (sameShape || s === 1 || (spec.antialias && nOut === nIn)) {
     for (let i = 0; i < Math.min(nOut, nIn); i++) m[i * nIn + i] = 1;
     return { nOut, nIn, m, outside, identity: nOut === nIn };
   }
   if (spec.antialias) {
-    antialiasRows(spec, nIn, nOut, s, coord, m);
+    antialiasRows(spec, nIn, nOut, s, coord, m, outside);
     return { nOut, nIn, m, outside, identity: false };
   }
   for (let i = 0; i < nOut; i++) {
@@ -281,7 +274,8 @@ export function axisMatrix(spec: ResizeSpec, d: number): AxisMatrix {
 }
 
 /** onnxruntime's antialiasing filter weights (Pillow-style, float32), one row per output index. */
-function antialiasRows(spec: ResizeSpec, nIn: number, nOut: number, rscale: number, coord: (i: number) => number, m: Float64Array): void {
+function antialiasRows(spec: ResizeSpec, nIn: number, nOut: number, rscale: number, coord: (i: number) => number, m: Float64Array, outside: Uint8Array): void {
+  const extrapolate = spec.transform === 'tf_crop_and_resize';
   const a = spec.cubicA;
   const filter =
     spec.mode === 'linear'
@@ -292,7 +286,7 @@ function antialiasRows(spec: ResizeSpec, nIn: number, nOut: number, rscale: numb
       : (x: number) => {
           const t = Math.abs(x);
           if (t < 1) return f(f(f(f(f(f(a + 2) * t) - f(a + 3)) * t) * t) + 1);
-          if (t < 2) return f(f(f(f(f(t - 5) * t) + 8) * t) - 4) * a);
+          if (t < 2) return f(f(f(f(f(f(t - 5) * t) + 8) * t) - 4) * a);
           return 0;
         };
   const supportSize = spec.mode === 'linear' ? 2 : 4;
@@ -301,8 +295,10 @@ function antialiasRows(spec: ResizeSpec, nIn: number, nOut: number, rscale: numb
   const invScale = scale >= 1 ? f(1 / scale) : 1;
   for (let i = 0; i < nOut; i++) {
     const center = f(0.5 + (scale === 1 ? i : coord(i)));
-    const loReal = Math.trunc(f(center - support) + 0.5);
-    const hiReal = Math.trunc(f(center + support) + 0.5);
+    const c = f(center - 0.5);
+    if (extrapolate && (c < 0 || c > nIn - 1)) outside[i] = 1;
+    const loReal = Math.floor(f(f(center - support) + 0.5));
+    const hiReal = Math.floor(f(f(center + support) + 0.5));
     const loCut = Math.max(loReal, 0);
     const hiCut = Math.min(hiReal, nIn);
     const lo = spec.excludeOutside ? loCut : loReal;
@@ -322,8 +318,8 @@ function antialiasRows(spec: ResizeSpec, nIn: number, nOut: number, rscale: numb
       for (let k = n - over; k < n; k++) w[n - over - 1] = f(w[n - over - 1] + w[k]);
       taps = w.slice(neg, neg + hiCut - loCut);
     }
-    if (total !== 0 && total !== 1) for (let k = 0; k < taps.length; k++) taps[k] = f(taps[k] / total);
-    for (let k = 0; k < hiCut - loCut; k++) m[i * nIn + loCut + k] += taps[k];
+    const inv = total === 0 ? 1 : f(1 / total);
+    for (let k = 0; k < hiCut - loCut; k++) m[i * nIn + loCut + k] += f(taps[k] * inv);
   }
 }
 
@@ -344,35 +340,49 @@ function vjpResize(c: VjpCtx): (string | undefined)[] {
   const { dtype } = c.type(c.x(0));
   const rank = spec.inShape.length;
   if (spec.inShape.every((v, k) => v === spec.outShape[k])) return [g];
-  if (spec.antialias && spec.transform === 'tf_crop_and_resize') c.fail('antialias=1 with tf_crop_and_resize has no gradient rule');
   const mats = spec.inShape.map((_, d) => axisMatrix(spec, d));
   const active = mats.flatMap((mt, d) => (mt.identity ? [] : [d]));
-  const bad = active.filter((d) => d < rank - 2);
+  // Nearest up-sampling by an integer factor k repeats each input k times: its adjoint sums blocks of
+  // k (Reshape + ReduceSum), far cheaper than a MatMul with a 0/1 matrix, and works on any axis.
+  const blocks = new Map(active.map((d) => [d, blockFactor(mats[d])]));
+  const viaMatMul = active.filter((d) => blocks.get(d) === undefined);
+  const bad = viaMatMul.filter((d) => d < rank - 2);
   if (bad.length)
     c.fail(
-      `the gradient supports resizing the last two axes only; axis ${bad[0]} is resized (${spec.inShape[bad[0]]} -> ${spec.outShape[bad[0]]}, scale ${spec.scales[bad[0]]})`,
+      `the gradient supports resizing the last two axes only (or nearest by an integer factor); axis ${bad[0]} is resized (${spec.inShape[bad[0]]} -> ${spec.outShape[bad[0]]}, scale ${spec.scales[bad[0]]})`,
     );
-  const hasW = active.includes(rank - 1);
-  const hasH = active.includes(rank - 2);
-  const Aw = () => {
+  let t = g;
+  for (const [d, k] of blocks) {
+    if (k === undefined) continue;
+    const shp = c.type(t).shape;
+    const split = c.emit('Reshape', [t, c.ints([...shp.slice(0, d), shp[d] / k, k, ...shp.slice(d + 1)])]);
+    t = c.emit('ReduceSum', [split, c.ints([d + 1])], { keepdims: 0 });
+  }
+  const alongW = (u: string) => {
     const mt = mats[rank - 1];
-    return c.constant(floatConstant(dtype, [mt.nOut, mt.nIn], mt.m, c.fail), 'resize_aw');
+    return c.emit('MatMul', [u, c.constant(floatConstant(dtype, [mt.nOut, mt.nIn], mt.m, c.fail), 'resize_aw')]);
   };
-  const AhT = () => {
+  const alongH = (u: string) => {
     const mt = mats[rank - 2];
-    const t = new Float64Array(mt.nIn * mt.nOut);
-    for (let o = 0; o < mt.nOut; o++) for (let i = 0; i < mt.nIn; i++) t[i * mt.nOut + o] = mt.m[o * mt.nIn + i];
-    return c.constant(floatConstant(dtype, [mt.nIn, mt.nOut], t, c.fail), 'resize_aht');
+    const tr = new Float64Array(mt.nIn * mt.nOut);
+    for (let o = 0; o < mt.nOut; o++) for (let i = 0; i < mt.nIn; i++) tr[i * mt.nOut + o] = mt.m[o * mt.nIn + i];
+    return c.emit('MatMul', [c.constant(floatConstant(dtype, [mt.nIn, mt.nOut], tr, c.fail), 'resize_aht'), u]);
   };
-  const alongW = (t: string) => c.emit('MatMul', [t, Aw()]);
-  const alongH = (t: string) => c.emit('MatMul', [AhT(), t]);
-  if (!hasH) return [hasW ? alongW(g) : g];
-  if (!hasW) return [alongH(g)];
-  // Contract the axis whose reduction saves the most work first.
+  if (viaMatMul.length === 0) return [t];
+  if (viaMatMul.length === 1) return [viaMatMul[0] === rank - 1 ? alongW(t) : alongH(t)];
+  // Contract first the axis whose contraction saves the most work.
   const [oh, ow, ih, iw] = [spec.outShape[rank - 2], spec.outShape[rank - 1], spec.inShape[rank - 2], spec.inShape[rank - 1]];
   const wFirst = oh * ow * iw + ih * oh * iw;
   const hFirst = ih * oh * ow + ih * ow * iw;
-  return [wFirst <= hFirst ? alongH(alongW(g)) : alongW(alongH(g))];
+  return [wFirst <= hFirst ? alongH(alongW(t)) : alongW(alongH(t))];
+}
+
+/** k when the matrix maps output o to input floor(o / k) (nearest up-sampling by the integer k). */
+function blockFactor(mt: AxisMatrix): number | undefined {
+  if (mt.nOut % mt.nIn !== 0 || mt.outside.some((v) => v)) return undefined;
+  const k = mt.nOut / mt.nIn;
+  for (let o = 0; o < mt.nOut; o++) for (let i = 0; i < mt.nIn; i++) if (mt.m[o * mt.nIn + i] !== (Math.floor(o / k) === i ? 1 : 0)) return undefined;
+  return k;
 }
 
 /** Resize-10: [X, scales], asymmetric coordinates, onnxruntime's legacy nearest rounding. */
