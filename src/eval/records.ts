@@ -20,7 +20,7 @@ export interface ImageRecord {
 }
 
 export class RecordLog {
-  private readonly done = new Set<string>();
+  private readonly byKey = new Map<string, ImageRecord>();
   readonly records: ImageRecord[] = [];
 
   constructor(readonly path: string) {
@@ -46,8 +46,8 @@ export class RecordLog {
 
   private add(r: ImageRecord): void {
     const key = RecordLog.key(r.index, r.eps, r.attack);
-    if (this.done.has(key)) return;
-    this.done.add(key);
+    if (this.byKey.has(key)) return;
+    this.byKey.set(key, r);
     this.records.push(r);
   }
 
@@ -56,7 +56,11 @@ export class RecordLog {
   }
 
   has(index: number, eps: number, attack: string): boolean {
-    return this.done.has(RecordLog.key(index, eps, attack));
+    return this.byKey.has(RecordLog.key(index, eps, attack));
+  }
+
+  get(index: number, eps: number, attack: string): ImageRecord | undefined {
+    return this.byKey.get(RecordLog.key(index, eps, attack));
   }
 
   /** Appends a whole batch's records in one write. */

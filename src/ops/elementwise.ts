@@ -299,7 +299,8 @@ const ops: OpDef[] = [
   {
     type: 'Where',
     infer: (ctx) => [{ dtype: need(ctx, 1).dtype, shape: inferBroadcast(ctx)[0].shape }],
-    fold: foldWith((cnd, a, b) => (cnd ? a : b)),
+    // The output takes X's dtype, not the bool condition's.
+    fold: (ctx) => (ctx.value(1) ? foldWith((cnd, a, b) => (cnd ? a : b), (ctx.value(1) as Tensor).dtype)(ctx) : undefined),
     nondiff: [0],
     vjp: (c) => {
       const g = c.gy(0) as string;

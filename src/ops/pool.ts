@@ -1,10 +1,10 @@
-// Pooling: MaxPool (+ Indices), AveragePool, GlobalAveragePool, GlobalMaxPool.
+// Pooling: MaxPool (+ Indices), MaxUnpool, AveragePool, GlobalAveragePool, GlobalMaxPool.
 // Output sizes and window contents follow onnxruntime's CPU kernels (pool_attributes.h,
 // pool_functors.h) exactly, since that is what runs the graph; VJP rules compute their
 // window tables at build time from the same geometry.
-import { attrInt, attrInts, attrString, DTYPE_CODES, type Node, numel, tensorFromNumbers } from '../onnx/ir.js';
-import { type OpCtx, type OpDef, registerOps, type TypeInfo, type VjpCtx } from './registry.js';
-import { need, normAxis } from './util.js';
+import { type AttrValue, attrInt, attrInts, attrString, DTYPE_CODES, type Node, numel, tensorFromNumbers } from '../onnx/ir.js';
+import { type OpCtx, type OpDef, registerOps, type TypeInfo, type UpgradeCtx, type VjpCtx } from './registry.js';
+import { constInts, need, normAxis } from './util.js';
 
 /** One spatial axis of a pooling window grid, with auto_pad resolved. */
 export interface PoolAxis {
@@ -92,6 +92,50 @@ export function axisWindows(a: PoolAxis, average: boolean): { taps: number[][]; 
   return { taps, padCount };
 }
 
+/**
+ * Rewrites a MaxPool / AveragePool node's attributes so that ONNX static shape inference (which
+ * onnxruntime runs at session creation) agrees with onnxruntime's kernel: auto_pad becomes the
+ * explicit pads the kernel uses (ONNX sizes SAME with the dilated kernel, the kernel does not),
+ * and ceil_mode=1 becomes ceil_mode=0 with an adjusted end pad when the kernel's "last window
+ * starts inside" rule drops a window that ONNX inference keeps. Without this, a constant of the
+ * true shape downstream (a loss, a VJP divisor map) makes session creation fail. Returns
+ * undefined when nothing needs to change or no equivalent floor-mode form exists.
+ */
+export function canonicalPoolAttrs(node: Node, xShape: number[], fail: Fail): Record<string, AttrValue> | undefined {
+  const axes = poolAxes(node, xShape, fail);
+  const average = node.opType === 'AveragePool';
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET') || 'NOTSET';
+  // ONNX inference: ceil((size + pads - eff) / s) + 1, without the last-window rule.
+  const onnxOut = (a: PoolAxis) => Math.ceil((a.size + a.padBegin + a.padEnd - (a.kernel - 1) * a.dilation - 1) / a.stride) + 1;
+  const ceil = attrInt(node, 'ceil_mode', 0) !== 0;
+  const dropCeil = ceil && axes.some((a) => onnxOut(a) !== a.out);
+  if (autoPad === 'NOTSET' && !dropCeil) return undefined;
+  const pe = axes.map((a) => a.padEnd);
+  if (dropCeil) {
+    const includePad = average && attrInt(node, 'count_include_pad', 0) !== 0;
+    for (const [i, a] of axes.entries()) {
+      // Smallest end pad for which floor mode yields the same windows.
+      const need = (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1 - a.size - a.padBegin;
+      const cand = Math.max(0, need);
+      if (cand >= a.kernel) return undefined; // onnxruntime requires pads < kernel
+      // AveragePool clips windows at size + padEnd: the divisors must not change.
+      const before = axisWindows(a, true).padCount;
+      const after = axisWindows({ ...a, padEnd: cand }, true).padCount;
+      if (includePad && before.some((v, j) => v !== after[j])) return undefined;
+      pe[i] = cand;
+    }
+  }
+  const attrs: Record<string, AttrValue> = { ...node.attrs, pads: { type: 'ints', value: [...axes.map((a) => a.padBegin), ...pe] } };
+  delete attrs.auto_pad;
+  if (dropCeil) attrs.ceil_mode = { type: 'int', value: 0 };
+  return attrs;
+}
+
+function upgradePool(c: UpgradeCtx): void {
+  const attrs = canonicalPoolAttrs(c.node, c.type(c.node.inputs[0]).shape, c.fail);
+  if (attrs) c.node.attrs = attrs;
+}
+
 /** Row-major outer product of per-axis factors (maps over the output's spatial grid). */
 function separableProduct(factors: number[][]): Float64Array {
   let acc = Float64Array.of(1);
@@ -122,35 +166,61 @@ function inferGlobal(ctx: OpCtx): TypeInfo[] {
 }
 
 /**
- * MaxPool: route each output gradient to its argmax. The flat Indices (storage_order 0) address
- * the whole N*C*spatial tensor, so one 1-D ScatterElements(add) does it; windows overlap, so the
- * scatter must add. onnxruntime never selects a padding tap, so negative inputs are exact.
+ * MaxPool: route each output gradient to its argmax, using the flat Indices (storage_order 0),
+ * which address the whole N*C*spatial tensor. onnxruntime never selects a padding tap, so
+ * negative inputs are exact. Windows that overlap can share an argmax, so the general route is
+ * ScatterElements(add) on the flattened tensor; when no two windows overlap, MaxUnpool does the
+ * same placement several times faster in onnxruntime.
  */
 function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
   const g = c.gy(0);
   if (g === undefined || !c.wants(0)) return [undefined];
   const x = c.type(c.x(0));
+  const axes = poolAxes(c.node, x.shape, c.fail);
+  // A window of padding taps only happens when it is the axis' single window (dilation wider
+  // than the input); then every output is the constant lowest float and nothing flows back.
+  if (axes.some((a) => axisWindows(a, false).taps.some((t) => t.length === 0))) return [undefined];
   const rowMajor = attrInt(c.node, 'storage_order', 0) === 0;
   // Reuse the forward Indices when the model asks for them; otherwise a second MaxPool
   // computes them (the VJP cannot add an output to the forward node).
-  const idx = c.node.outputs[1] && rowMajor ? c.y(1) : c.emitN('MaxPool', [c.x(0)], 2, { ...c.node.attrs, storage_order: 0 })[1];
-  let gv = g;
-  let iv = idx;
-  // A window holding padding taps only (possible with dilations) outputs the lowest float and a
-  // meaningless index: the output is constant, so it routes nothing back.
-  const axes = poolAxes(c.node, x.shape, c.fail);
-  const live = axes.map((a) => axisWindows(a, false).taps.map((t) => (t.length > 0 ? 1 : 0)));
-  if (live.some((l) => l.includes(0))) {
-    const outSp = axes.map((a) => a.out);
-    const m = separableProduct(live);
-    gv = c.emit('Mul', [g, c.constant(tensorFromNumbers(x.dtype, outSp, m), 'maxpool_live')]);
-    iv = c.emit('Mul', [idx, c.constant(tensorFromNumbers('int64', outSp, m), 'maxpool_live')]);
+  const own = canonicalPoolAttrs(c.node, x.shape, c.fail) ?? c.node.attrs;
+  const idx = c.node.outputs[1] && rowMajor ? c.y(1) : c.emitN('MaxPool', [c.x(0)], 2, { ...own, storage_order: 0 })[1];
+  if (axes.every((a) => a.stride >= (a.kernel - 1) * a.dilation + 1)) {
+    return [
+      c.emit('MaxUnpool', [g, idx, c.ints(x.shape)], {
+        kernel_shape: axes.map((a) => a.kernel),
+        strides: axes.map((a) => a.stride),
+        pads: [...axes.map((a) => a.padBegin), ...axes.map((a) => a.padEnd)],
+      }),
+    ];
   }
-  const n = numel(x.shape);
-  const zeros = c.emit('Expand', [c.scalar(0, x.dtype), c.ints([n])]);
+  const zeros = c.emit('Expand', [c.scalar(0, x.dtype), c.ints([numel(x.shape)])]);
   const flat = c.ints([-1]);
-  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [iv, flat]), c.emit('Reshape', [gv, flat])], { axis: 0, reduction: 'add' });
+  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [idx, flat]), c.emit('Reshape', [g, flat])], { axis: 0, reduction: 'add' });
   return [c.emit('Reshape', [sum, c.ints(x.shape)])];
+}
+
+/**
+ * MaxUnpool: X's values are written at the flat positions I of a zero tensor, so X's gradient
+ * gathers gy at I. (Colliding indices, possible only after overlapping MaxPool windows, keep
+ * one write in onnxruntime; every colliding X element then gets the gradient.)
+ */
+function inferMaxUnpool(ctx: OpCtx): TypeInfo[] {
+  const x = need(ctx, 0);
+  const ind = need(ctx, 1);
+  if (ind.dtype !== 'int64') ctx.fail(`indices must be int64, got ${ind.dtype}`);
+  if (ind.shape.length !== x.shape.length || ind.shape.some((d, k) => d !== x.shape[k])) ctx.fail(`indices shape [${ind.shape}] differs from X [${x.shape}]`);
+  const given = constInts(ctx, 2, 'output_shape');
+  if (given) {
+    if (given.length !== x.shape.length) ctx.fail(`output_shape [${given}] has the wrong rank for X [${x.shape}]`);
+    return [{ dtype: x.dtype, shape: given }];
+  }
+  const kernel = attrInts(ctx.node, 'kernel_shape');
+  if (!kernel || kernel.length !== x.shape.length - 2) ctx.fail('kernel_shape is required and must match the spatial rank');
+  const strides = attrInts(ctx.node, 'strides') ?? [];
+  const pads = attrInts(ctx.node, 'pads') ?? [];
+  const sp = kernel.map((k, i) => (x.shape[i + 2] - 1) * (strides[i] ?? 1) + k - (pads[i] ?? 0) - (pads[i + kernel.length] ?? 0));
+  return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp] }];
 }
 
 /**
@@ -207,11 +277,25 @@ function averagePoolVjp(c: VjpCtx): (string | undefined)[] {
 const ops: OpDef[] = [
   {
     type: 'MaxPool',
+    upgrade: upgradePool,
     infer: (ctx) => inferPool(ctx, true),
     vjp: maxPoolVjp,
   },
   {
+    type: 'MaxUnpool',
+    infer: inferMaxUnpool,
+    nondiff: [1, 2],
+    vjp: (c) => {
+      const g = c.gy(0);
+      if (g === undefined || !c.wants(0)) return [undefined];
+      const flat = c.ints([-1]);
+      const picked = c.emit('GatherElements', [c.emit('Reshape', [g, flat]), c.emit('Reshape', [c.x(1), flat])], { axis: 0 });
+      return [c.emit('Reshape', [picked, c.ints(c.type(c.x(0)).shape)])];
+    },
+  },
+  {
     type: 'AveragePool',
+    upgrade: upgradePool,
     infer: (ctx) => inferPool(ctx, false),
     vjp: averagePoolVjp,
   },

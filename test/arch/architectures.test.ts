@@ -119,11 +119,11 @@ function loadFixture(name: string): Fixture {
   return fx;
 }
 
-/** Logits within 1e-4 of PyTorch's (relative to their magnitude when it exceeds 1). */
+/** Logits within 2e-5 of PyTorch's (relative to their magnitude when it exceeds 1); plain onnxruntime is within 1e-6. */
 function checkLogits(got: Float32Array, ref: Float32Array): void {
   expect(got.length).toBe(ref.length);
   const scale = Math.max(1, maxAbs(ref));
-  expect(maxAbsDiff(got, ref), `logits max abs err (max |logit| ${scale.toPrecision(3)})`).toBeLessThanOrEqual(1e-4 * scale);
+  expect(maxAbsDiff(got, ref), `logits max abs err (max |logit| ${scale.toPrecision(3)})`).toBeLessThanOrEqual(2e-5 * scale);
 }
 
 const fixtures = existsSync(ROOT)
@@ -158,7 +158,10 @@ describe('seeded weights (test/harness/seeded-weights.ts) equal tools/fixtures/s
 
 const timings: string[] = [];
 afterAll(() => {
-  if (timings.length) console.log(`architecture fixtures (ms: compile + first run | cached run | PyTorch fp32 fwd+bwd):\n${timings.join('\n')}`);
+  if (timings.length)
+    console.log(
+      `architecture fixtures: ms compile + first run | cached run | PyTorch fp32 fwd+bwd | logits max err | loss rel err | grad cosine | grad max err / max|g|\n${timings.join('\n')}`,
+    );
 });
 
 describe('architectures exported from PyTorch: robustscope input gradients match autograd', () => {
@@ -193,9 +196,14 @@ describe('architectures exported from PyTorch: robustscope input gradients match
       const t0 = performance.now();
       const r = await fx.model.lossAndGrad(x, labels, req);
       const t1 = performance.now();
-      await fx.model.lossAndGrad(x, labels, req);
-      const t2 = performance.now();
-      timings.push(`  ${name.padEnd(26)} ${(t1 - t0).toFixed(0).padStart(6)} | ${(t2 - t1).toFixed(1).padStart(7)} | ${m.torchFloat32.fwdBwdMs.toFixed(1)}`);
+      // Cached runs: the minimum of 5, since the machine may be shared.
+      let cached = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < 5; k++) {
+        const t = performance.now();
+        await fx.model.lossAndGrad(x, labels, req);
+        cached = Math.min(cached, performance.now() - t);
+      }
+      const timing = `${(t1 - t0).toFixed(0).padStart(6)} | ${cached.toFixed(1).padStart(6)} | ${m.torchFloat32.fwdBwdMs.toFixed(1).padStart(6)}`;
 
       expect(r.logitsDims).toEqual(m.files.logits.dims);
       checkLogits(r.logits, fx.logits);
@@ -211,6 +219,9 @@ describe('architectures exported from PyTorch: robustscope input gradients match
       expect(gMax, 'reference gradient is not zero').toBeGreaterThan(0);
       const cos = cosine(r.grad, fx.grad);
       const gErr = maxAbsDiff(r.grad, fx.grad);
+      const lossErr = Math.max(...Array.from(fx.loss, (l, i) => Math.abs(r.losses[i] - l) / Math.abs(l)));
+      const errs = `${maxAbsDiff(r.logits, fx.logits).toExponential(1)} | ${lossErr.toExponential(1)} | ${cos.toFixed(8)} | ${(gErr / gMax).toExponential(1)}`;
+      timings.push(`  ${name.padEnd(26)} ${timing} | ${errs}`);
       expect(cos, `input gradient cosine (max abs err ${gErr.toExponential(2)}, max |g| ${gMax.toExponential(2)})`).toBeGreaterThanOrEqual(0.9999);
       expect(gErr, `input gradient max abs err (max |g| ${gMax.toExponential(2)})`).toBeLessThanOrEqual(1e-3 * gMax);
     });

@@ -5,7 +5,7 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import { type Graph, type Model, numel, type Tensor } from '../../src/onnx/ir.js';
 import { prepareGraph } from '../../src/onnx/prepare.js';
 import { serializeGraph } from '../../src/onnx/serialize.js';
-import { axisWindows, type PoolAxis, poolAxes } from '../../src/ops/pool.js';
+import { axisWindows, canonicalPoolAttrs, type PoolAxis, poolAxes } from '../../src/ops/pool.js';
 import type { Attrs } from '../../src/ops/registry.js';
 import { Session } from '../../src/runtime/session.js';
 import { rng } from '../harness/rng.js';
@@ -67,6 +67,19 @@ describe('MaxPool VJP vs finite differences', () => {
     const r = await checkVjp({ op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [input([2, 2, 6, 6], 2)] });
     expect(r.maxErr).toBeLessThan(TOL);
   });
+  it('non-overlapping windows (2x2 s2, asymmetric pads, ceil_mode) take the MaxUnpool route', async () => {
+    const attrs = { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 0, 1], ceil_mode: 1 };
+    const r = await checkVjp({ op: 'MaxPool', attrs, inputs: [input([2, 2, 5, 7], 11)] });
+    expect(r.maxErr).toBeLessThan(TOL);
+    const { graph } = await gradOfSum('MaxPool', attrs, [2, 2, 5, 7], distinct([2, 2, 5, 7], 11));
+    const ops = graph.nodes.map((n) => n.opType);
+    expect(ops).toContain('MaxUnpool');
+    expect(ops).not.toContain('ScatterElements');
+  });
+  it('3x3 stride 3 with dilation 1 and pads (non-overlapping, inputs left unread at the end)', async () => {
+    const r = await checkVjp({ op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [3, 3], pads: [1, 1, 0, 0] }, inputs: [input([1, 3, 9, 8], 12)] });
+    expect(r.maxErr).toBeLessThan(TOL);
+  });
   it('ceil_mode=1: the overhanging last window (6 -> 3 outputs with k3 s2) reads in-range taps only', async () => {
     const r = await checkVjp({ op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, inputs: [input([1, 2, 6, 6], 3)] });
     expect(r.maxErr).toBeLessThan(TOL);
@@ -105,6 +118,54 @@ describe('MaxPool VJP vs finite differences', () => {
     const shape = [1, 2, 3, 2];
     const { grad } = await gradOfSum('MaxPool', attrs, shape, distinct(shape, 9));
     expect(grad.every((v) => v === 0)).toBe(true);
+  });
+});
+
+// onnxruntime's kernel drops a ceil_mode window that would start in the end padding, but the ONNX
+// shape inference it runs at session creation keeps it; auto_pad SAME with dilations differs the
+// same way. The upgrade rewrites such nodes to explicit pads / floor mode. (prepare.ts calls
+// upgrade for opset < 21 only, hence opset 20 here.)
+describe('pool nodes where ONNX shape inference and the onnxruntime kernel disagree', () => {
+  it('MaxPool ceil_mode whose last window would start in the end padding (4 -> 2, not 3, with k2 s3 p1)', async () => {
+    const attrs = { kernel_shape: [2, 2], strides: [3, 3], pads: [1, 1, 1, 1], ceil_mode: 1 };
+    const r = await checkVjp({ op: 'MaxPool', attrs, opset: 20, inputs: [input([1, 2, 4, 4], 13)] });
+    expect(r.maxErr).toBeLessThan(TOL);
+  });
+  it('AveragePool count_include_pad=1, same rule: rewritten only when the divisors stay the same', async () => {
+    const attrs = { kernel_shape: [2, 2], strides: [3, 3], pads: [1, 1, 1, 1], ceil_mode: 1, count_include_pad: 1 };
+    const r = await checkVjp({ op: 'AveragePool', attrs, opset: 20, inputs: [{ shape: [1, 2, 4, 4] }] });
+    expect(r.maxErr).toBeLessThan(TOL);
+  });
+  it('MaxPool auto_pad SAME_UPPER with dilations 2 (onnxruntime pads with the undilated kernel: 7 -> 5)', async () => {
+    const attrs = { kernel_shape: [3], dilations: [2], auto_pad: 'SAME_UPPER' };
+    const r = await checkVjp({ op: 'MaxPool', attrs, opset: 20, inputs: [input([1, 2, 7], 14)] });
+    expect(r.maxErr).toBeLessThan(TOL);
+  });
+  it('canonicalPoolAttrs: explicit pads for auto_pad, floor mode + end pad for the dropped ceil window', () => {
+    const node = (attrs: Attrs, opType = 'MaxPool') => ({ name: 'p', opType, domain: '', inputs: ['x'], outputs: ['y'], attrs: toAttrs(attrs) });
+    const fail = (m: string): never => {
+      throw new Error(m);
+    };
+    expect(canonicalPoolAttrs(node({ kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }), [1, 1, 8, 8], fail)).toBeUndefined();
+    expect(canonicalPoolAttrs(node({ kernel_shape: [3], dilations: [2], auto_pad: 'SAME_UPPER' }), [1, 1, 7], fail)).toEqual(
+      toAttrs({ kernel_shape: [3], dilations: [2], pads: [1, 1] }),
+    );
+    expect(canonicalPoolAttrs(node({ kernel_shape: [2], strides: [3], pads: [1, 1], ceil_mode: 1 }), [1, 1, 4], fail)).toEqual(
+      toAttrs({ kernel_shape: [2], strides: [3], pads: [1, 0], ceil_mode: 0 }),
+    );
+  });
+});
+
+describe('MaxUnpool VJP vs finite differences', () => {
+  it('gathers gy at the indices; output_shape given', async () => {
+    // Indices as MaxPool 2x2 s2 would give them on a [1,2,4,5] input (global flat positions).
+    const I = [0, 3, 11, 12, 20 + 6, 20 + 2, 20 + 15, 20 + 18];
+    const r = await checkVjp({
+      op: 'MaxUnpool',
+      attrs: { kernel_shape: [2, 2], strides: [2, 2] },
+      inputs: [{ shape: [1, 2, 2, 2] }, { shape: [1, 2, 2, 2], dtype: 'int64', values: I }, { shape: [4], dtype: 'int64', values: [1, 2, 4, 5] }],
+    });
+    expect(r.maxErr).toBeLessThan(TOL);
   });
 });
 

@@ -28,4 +28,5 @@ it('bench', async () => {
   await bench('MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, [8, 64, 112, 112]);
   await bench('MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, [8, 64, 112, 112], 2);
   await bench('AveragePool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, [8, 64, 112, 112]);
+  await bench('MaxPool', { kernel_shape: [2, 2], strides: [2, 2] }, [8, 64, 112, 112]);
 });
