@@ -37,7 +37,12 @@ export function makeOracle(model: RobustModel, dims: number[], labels: LabelBatc
     pixelsPerImage: dims.slice(1).reduce((a, b) => a * b, 1),
     async withGrad(x, t, T) {
       const r = await model.evaluate({ data: x, dims }, labels, { loss: lossReq(t, T), track: true, accuracy: true, ignoreIndex: opts.ignoreIndex });
-      return { track: r.track as Float32Array, loss: r.losses as Float32Array, acc: acc(r.correct as Float32Array, r.labelled as Float32Array), grad: r.grad as Float32Array };
+      return {
+        track: r.track as Float32Array,
+        loss: r.losses as Float32Array,
+        acc: acc(r.correct as Float32Array, r.labelled as Float32Array),
+        grad: r.grad as Float32Array,
+      };
     },
     async noGrad(x) {
       const r = await model.evaluate({ data: x, dims }, labels, { track: true, accuracy: true, ignoreIndex: opts.ignoreIndex });

@@ -55,7 +55,8 @@ export async function pgd(oracle: Oracle, x0: Float32Array, opts: PgdOptions): P
   const P = oracle.pixelsPerImage;
   const N = opts.iters;
   const step = opts.step ?? pgdStepSize(opts, N);
-  const x = opts.init === 'zero' ? Float32Array.from(x0) : randomStart(x0, B, P, opts.norm, opts.eps, (b) => Rng.derive(opts.seed, opts.ids[b], opts.tag, 'start'));
+  const x =
+    opts.init === 'zero' ? Float32Array.from(x0) : randomStart(x0, B, P, opts.norm, opts.eps, (b) => Rng.derive(opts.seed, opts.ids[b], opts.tag, 'start'));
   for (let b = 0; b < B; b++) projectImage(x, x0, b, P, opts);
   const xAdv = Float32Array.from(x);
   const bestLoss = new Float32Array(B).fill(-Infinity);

@@ -49,13 +49,35 @@ export interface BatchInput {
 }
 
 /** Runs one attack on one batch; returns the adversarial batch and its per-image accuracy. */
-export async function runAttack(model: RobustModel, batch: BatchInput, attack: AttackSpec, opts: BatchAttackOptions): Promise<{ xAdv: Float32Array; acc: Float64Array }> {
+export async function runAttack(
+  model: RobustModel,
+  batch: BatchInput,
+  attack: AttackSpec,
+  opts: BatchAttackOptions,
+): Promise<{ xAdv: Float32Array; acc: Float64Array }> {
   const oracle = makeOracle(model, batch.dims, batch.labels, { loss: attack.loss, ignoreIndex: opts.ignoreIndex, classWeights: opts.classWeights });
   const tag = `${attack.name}@${opts.norm}:${opts.eps}`;
   if (attack.kind === 'apgd-prr') {
-    const r = await apgdPrr(oracle, batch.x, { norm: opts.norm, eps: opts.eps, iters: opts.iters, seed: opts.seed, ids: batch.ids, tag, earlyStop: opts.earlyStop, onIteration: opts.onIteration });
+    const r = await apgdPrr(oracle, batch.x, {
+      norm: opts.norm,
+      eps: opts.eps,
+      iters: opts.iters,
+      seed: opts.seed,
+      ids: batch.ids,
+      tag,
+      earlyStop: opts.earlyStop,
+      onIteration: opts.onIteration,
+    });
     return { xAdv: r.xAdv, acc: r.acc };
   }
-  const r = await pgd(oracle, batch.x, { norm: opts.norm, eps: opts.eps, iters: opts.iters, seed: opts.seed, ids: batch.ids, tag, onIteration: opts.onIteration });
+  const r = await pgd(oracle, batch.x, {
+    norm: opts.norm,
+    eps: opts.eps,
+    iters: opts.iters,
+    seed: opts.seed,
+    ids: batch.ids,
+    tag,
+    onIteration: opts.onIteration,
+  });
   return { xAdv: r.xAdv, acc: r.acc };
 }

@@ -18,7 +18,7 @@ export function projectImage(v: Float32Array, x0: Float32Array, b: number, P: nu
       const lo = Math.max(x0[p] - t.eps, 0);
       const hi = Math.min(x0[p] + t.eps, 1);
       const z = v[p];
-      v[p] = z < lo ? lo : z > hi ? hi : z;
+      v[p] = z < lo ? lo : Math.min(z, hi);
     }
     return;
   }
@@ -31,7 +31,7 @@ export function projectImage(v: Float32Array, x0: Float32Array, b: number, P: nu
   const s = n > t.eps ? t.eps / (n + 1e-12) : 1;
   for (let p = o; p < o + P; p++) {
     const z = x0[p] + (v[p] - x0[p]) * s;
-    v[p] = z < 0 ? 0 : z > 1 ? 1 : z;
+    v[p] = z < 0 ? 0 : Math.min(z, 1);
   }
 }
 

@@ -37,7 +37,9 @@ export class Progress {
     if (this.mode === 'json') {
       if (!force && now - this.lastPrint < this.interval) return;
       this.lastPrint = now;
-      this.out.write(`${JSON.stringify({ event: 'progress', phase: s.phase, done: s.done, total: s.total, elapsedSeconds: round(elapsed), etaSeconds: Number.isFinite(eta) ? round(eta) : null, ...s.stats })}\n`);
+      this.out.write(
+        `${JSON.stringify({ event: 'progress', phase: s.phase, done: s.done, total: s.total, elapsedSeconds: round(elapsed), etaSeconds: Number.isFinite(eta) ? round(eta) : null, ...s.stats })}\n`,
+      );
       return;
     }
     const stats = Object.entries(s.stats ?? {})

@@ -26,7 +26,14 @@ export interface GalleryWriter {
   /** Writes the PNGs of one gallery image (clean, label, clean prediction). Returns file names. */
   writeClean(dir: string, s: Sample, cleanPred: Uint8Array): Promise<{ image: string; label: string; cleanPred: string }>;
   /** Writes the adversarial image, the amplified perturbation and its prediction. */
-  writeAdv(dir: string, s: Sample, tag: string, adv: Float32Array, epsAbs: number, advPred: Uint8Array): Promise<{ adversarial: string; perturbation: string; advPred: string }>;
+  writeAdv(
+    dir: string,
+    s: Sample,
+    tag: string,
+    adv: Float32Array,
+    epsAbs: number,
+    advPred: Uint8Array,
+  ): Promise<{ adversarial: string; perturbation: string; advPred: string }>;
 }
 
 export interface EvalProgress {
@@ -103,7 +110,8 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
     checkLabels(samples, K, ignore);
     const cleanPred = clean.pred as BigInt64Array;
     if (needed(0, 'clean')) log.append(records(samples, indices, 0, 'clean', cleanPred, K, ignore).filter((r) => !log.has(r.index, 0, 'clean')));
-    if (wantGallery) for (let k = 0; k < samples.length && first + k < saveAdv; k++) await input.gallery?.writeClean(galleryDir, samples[k], predSlice(cleanPred, samples, k));
+    if (wantGallery)
+      for (let k = 0; k < samples.length && first + k < saveAdv; k++) await input.gallery?.writeClean(galleryDir, samples[k], predSlice(cleanPred, samples, k));
     const accOf = (r: ImageRecord) => (r.labelled > 0 ? r.correct / r.labelled : 0);
     for (const eps of config.attack.eps) {
       const worstAcc = samples.map(() => Number.POSITIVE_INFINITY);
@@ -136,7 +144,15 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
         });
         if (wantGallery)
           for (let k = 0; k < samples.length && first + k < saveAdv; k++)
-            if (worstAdv[k] && worstAcc[k] === accOf(recs[k])) await input.gallery?.writeAdv(galleryDir, samples[k], `eps${eps}`, worstAdv[k] as Float32Array, epsAbs(config, eps), predSlice(adv.pred as BigInt64Array, samples, k));
+            if (worstAdv[k] && worstAcc[k] === accOf(recs[k]))
+              await input.gallery?.writeAdv(
+                galleryDir,
+                samples[k],
+                `eps${eps}`,
+                worstAdv[k] as Float32Array,
+                epsAbs(config, eps),
+                predSlice(adv.pred as BigInt64Array, samples, k),
+              );
       }
     }
     imagesDone += samples.length;
@@ -151,7 +167,12 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
         running.n++;
       }
     }
-    input.onProgress?.({ phase: 'batch done', imagesDone, robustAcc: running.n ? running.worstSum / running.n : undefined, cleanAcc: running.n ? running.cleanSum / running.n : undefined });
+    input.onProgress?.({
+      phase: 'batch done',
+      imagesDone,
+      robustAcc: running.n ? running.worstSum / running.n : undefined,
+      cleanAcc: running.n ? running.cleanSum / running.n : undefined,
+    });
     input.onBatchDone?.(imagesDone);
   };
 
@@ -171,7 +192,15 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as TimingLine)
     : [];
-  const results = aggregateResults({ config, attacks: attacks.map((a) => a.name), records: log.records, timings, classes: input.classes, galleryDir: existsSync(galleryDir) ? galleryDir : undefined, saveAdv });
+  const results = aggregateResults({
+    config,
+    attacks: attacks.map((a) => a.name),
+    records: log.records,
+    timings,
+    classes: input.classes,
+    galleryDir: existsSync(galleryDir) ? galleryDir : undefined,
+    saveAdv,
+  });
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   return results;
 }
@@ -196,13 +225,17 @@ function checkRunIdentity(outDir: string, config: RunConfig): void {
     const b = config[section] as unknown as Record<string, unknown>;
     for (const k of new Set([...Object.keys(a ?? {}), ...Object.keys(b)])) if (JSON.stringify(a?.[k]) !== JSON.stringify(b[k])) diffs.push(`${section}.${k}`);
   }
-  if (diffs.length) throw new RunMismatchError(`${outDir} holds a run with a different configuration (${diffs.join(', ')}); resume with the same options or choose another --out`);
+  if (diffs.length)
+    throw new RunMismatchError(
+      `${outDir} holds a run with a different configuration (${diffs.join(', ')}); resume with the same options or choose another --out`,
+    );
 }
 
 function assemble(samples: Sample[]): { x: Float32Array; dims: number[]; labels: LabelBatch } {
   const { height: H, width: W } = samples[0];
   for (const s of samples)
-    if (s.height !== H || s.width !== W) throw new Error(`image '${s.id}' is ${s.width}x${s.height} but its batch is ${W}x${H}; use a fixed --size or --batch 1`);
+    if (s.height !== H || s.width !== W)
+      throw new Error(`image '${s.id}' is ${s.width}x${s.height} but its batch is ${W}x${H}; use a fixed --size or --batch 1`);
   const P = 3 * H * W;
   const x = new Float32Array(samples.length * P);
   const lab = new BigInt64Array(samples.length * H * W);
@@ -216,14 +249,18 @@ function assemble(samples: Sample[]): { x: Float32Array; dims: number[]; labels:
 function checkFinite(v: Float32Array, samples: Sample[], what: string): void {
   const per = v.length / samples.length;
   for (let i = 0; i < v.length; i++)
-    if (!Number.isFinite(v[i])) throw new Error(`the model produced a non-finite value (${v[i]}) in the ${what} for image '${samples[Math.floor(i / per)].id}'`);
+    if (!Number.isFinite(v[i]))
+      throw new Error(`the model produced a non-finite value (${v[i]}) in the ${what} for image '${samples[Math.floor(i / per)].id}'`);
 }
 
 function checkLabels(samples: Sample[], K: number, ignore: number): void {
   for (const s of samples)
     for (let p = 0; p < s.label.length; p++) {
       const y = s.label[p];
-      if (y !== ignore && (y < 0 || y >= K)) throw new Error(`label of image '${s.id}' has class id ${y} at pixel (${p % s.width}, ${Math.floor(p / s.width)}), but the model has ${K} classes (ignore index ${ignore})`);
+      if (y !== ignore && (y < 0 || y >= K))
+        throw new Error(
+          `label of image '${s.id}' has class id ${y} at pixel (${p % s.width}, ${Math.floor(p / s.width)}), but the model has ${K} classes (ignore index ${ignore})`,
+        );
     }
 }
 

@@ -60,21 +60,36 @@ describe('APGD step-size rule', () => {
   const base = { norm: 'linf' as const, eps: 8 / 255, earlyStop: false };
 
   it('(a) a track loss that never increases halves eta at every checkpoint', async () => {
-    const s = scripted(B, P, () => 1, () => 0.5);
+    const s = scripted(
+      B,
+      P,
+      () => 1,
+      () => 0.5,
+    );
     const r = await apgd(s.oracle, x0(B, P), x0(B, P), { ...base, iters: 90 });
     expect(r.halvedAt[0]).toEqual(apgdCheckpoints(90));
     expect(r.eta[0]).toBeCloseTo((2 * base.eps) / 2 ** 6, 12);
   });
 
   it('a track loss that always increases never halves eta (condition (b) needs no improvement)', async () => {
-    const s = scripted(B, P, (c) => c, () => 0.5);
+    const s = scripted(
+      B,
+      P,
+      (c) => c,
+      () => 0.5,
+    );
     const r = await apgd(s.oracle, x0(B, P), x0(B, P), { ...base, iters: 90 });
     expect(r.halvedAt[0]).toEqual([]);
   });
 
   it('(b) rising often but never beating the start: not halved at the first checkpoint ("halved last time" starts true), halved at the second', async () => {
     // call 0 = start (loss 100), then a sawtooth below 100 that rises in 9 of 10 steps.
-    const s = scripted(B, P, (c) => (c === 0 ? 100 : c % 10), () => 0.5);
+    const s = scripted(
+      B,
+      P,
+      (c) => (c === 0 ? 100 : c % 10),
+      () => 0.5,
+    );
     const r = await apgd(s.oracle, x0(B, P), x0(B, P), { ...base, iters: 90 });
     const cps = apgdCheckpoints(90);
     expect(r.halvedAt[0][0]).toBe(cps[1]);
@@ -83,20 +98,35 @@ describe('APGD step-size rule', () => {
 
   it('returns the lowest-accuracy iterate, ties taking the latest, and keeps the start if nothing is lower', async () => {
     const accs = [0.9, 0.8, 0.5, 0.7, 0.5, 0.6, 0.9];
-    const s = scripted(B, P, (c) => c, (c) => accs[Math.min(c, accs.length - 1)]);
+    const s = scripted(
+      B,
+      P,
+      (c) => c,
+      (c) => accs[Math.min(c, accs.length - 1)],
+    );
     const r = await apgd(s.oracle, x0(B, P), x0(B, P), { ...base, iters: 6 });
     expect(r.accBest[0]).toBe(0.5);
     expect(Array.from(r.xBestAdv)).toEqual(Array.from(s.seen[4]));
   });
 
   it('computes no gradient on the last iteration', async () => {
-    const s = scripted(B, P, (c) => c, () => 0.5);
+    const s = scripted(
+      B,
+      P,
+      (c) => c,
+      () => 0.5,
+    );
     await apgd(s.oracle, x0(B, P), x0(B, P), { ...base, iters: 20 });
     expect(s.counts()).toEqual({ gradCalls: 20, noGradCalls: 1 });
   });
 
   it('stops early once every image of the batch has 0 accuracy', async () => {
-    const s = scripted(2, P, (c) => c, (c) => (c >= 3 ? 0 : 1));
+    const s = scripted(
+      2,
+      P,
+      (c) => c,
+      (c) => (c >= 3 ? 0 : 1),
+    );
     const r = await apgd(s.oracle, x0(2, P), x0(2, P), { ...base, iters: 50, earlyStop: true });
     expect(r.itersRun).toBe(3);
   });
@@ -104,7 +134,12 @@ describe('APGD step-size rule', () => {
   for (const norm of ['linf', 'l2'] as const) {
     it(`${norm}: every evaluated iterate stays in the eps-ball and in [0,1]`, async () => {
       const eps = norm === 'linf' ? 4 / 255 : 0.5;
-      const s = scripted(2, P, (c) => c % 3, () => 0.5);
+      const s = scripted(
+        2,
+        P,
+        (c) => c % 3,
+        () => 0.5,
+      );
       const clean = x0(2, P);
       await apgd(s.oracle, clean, clean, { norm, eps, iters: 40, earlyStop: false });
       for (const x of s.seen) {

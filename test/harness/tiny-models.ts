@@ -21,7 +21,14 @@ export function irModel(nodes: Node[], inputShape: (number | string)[], output: 
   };
 }
 
-export const node = (opType: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name: outputs[0], opType, domain: '', inputs, outputs, attrs });
+export const node = (opType: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({
+  name: outputs[0],
+  opType,
+  domain: '',
+  inputs,
+  outputs,
+  attrs,
+});
 
 /** The identity "model": its logits are its input, so losses can be checked on chosen logits. */
 export function identityModel(): RobustModel {

@@ -2,8 +2,8 @@
 // (JS through the full sum with m = (p+q)/2 and xlogy, not robustscope's closed form), values
 // and gradients w.r.t. the logits (finite differences of the reference, detached factors frozen).
 import { describe, expect, it } from 'vitest';
-import { identityModel } from '../harness/tiny-models.js';
 import { normal, rng } from '../harness/rng.js';
+import { identityModel } from '../harness/tiny-models.js';
 
 const N = 2;
 const K = 4;
@@ -82,14 +82,23 @@ describe('SEA losses vs an independent reference', () => {
   labels[N * H * W - 1] = BigInt(IGN);
   const y0 = Number(labels[0]);
   for (let k = 0; k < K; k++) logits[(0 * K + k) * H * W] = k === y0 ? -60 : 40; // p_y underflows in float32
-  const fr = Array.from({ length: N }, (_, n) => Array.from({ length: H * W }, (_, p) => frozen(pixel(logits, n, Math.floor(p / W), p % W), Number(labels[n * H * W + p]))));
+  const fr = Array.from({ length: N }, (_, n) =>
+    Array.from({ length: H * W }, (_, p) => frozen(pixel(logits, n, Math.floor(p / W), p % W), Number(labels[n * H * W + p]))),
+  );
   const ctx = { t: 3, T: 10, w: [0.1, 0.2, 0.3, 0.4] };
   const model = identityModel();
 
   for (const name of Object.keys(REF)) {
     it(`${name}: per-image values (mean over ALL pixels, ignore = 0) and gradient`, async () => {
-      const extra = name === 'segpgd-loss' ? { 'robustscope/segpgd_lambda': { data: Float32Array.of(ctx.t / (2 * ctx.T)), dims: [], dtype: 'float32' as const } } : undefined;
-      const res = await model.lossAndGrad({ data: Float32Array.from(logits), dims: [N, K, H, W] }, { data: labels, dims: [N, H, W] }, { loss: name, classWeights: ctx.w, extra });
+      const extra =
+        name === 'segpgd-loss'
+          ? { 'robustscope/segpgd_lambda': { data: Float32Array.of(ctx.t / (2 * ctx.T)), dims: [], dtype: 'float32' as const } }
+          : undefined;
+      const res = await model.lossAndGrad(
+        { data: Float32Array.from(logits), dims: [N, K, H, W] },
+        { data: labels, dims: [N, H, W] },
+        { loss: name, classWeights: ctx.w, extra },
+      );
       const want = refPerImage(name, logits, labels, fr, ctx);
       for (let n = 0; n < N; n++) expect(res.losses[n]).toBeCloseTo(want[n], 4);
       expect(res.grad.every(Number.isFinite)).toBe(true);

@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toAttrs } from '../../src/onnx/builder.js';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
 import { type Model, tensorFromNumbers } from '../../src/onnx/ir.js';
 import { readOnnxFile } from '../../src/onnx/load.js';
 import { ProtoWriter } from '../../src/onnx/protobuf.js';
 import { float, floats } from '../../src/ops/registry.js';
-import { toAttrs } from '../../src/onnx/builder.js';
 
 function sample(): Model {
   return {
