@@ -91,7 +91,7 @@ export class GraphBuilder implements Emitter {
     const def = getOp(node.opType);
     if (!def) throw new OpError(`${nodeLabel(node)}: op type not supported`);
     const ctx = this.opCtx(node);
-    const folded = def.fold && node.inputs.every((i) => i === '' || this.constants.has(i)) ? def.fold(ctx) : undefined;
+    const folded = def.fold && (def.foldsFromTypes || node.inputs.every((i) => i === '' || this.constants.has(i))) ? def.fold(ctx) : undefined;
     if (folded) {
       folded.forEach((t, k) => {
         if (node.outputs[k]) {

@@ -96,39 +96,42 @@ export function axisWindows(a: PoolAxis, average: boolean): { taps: number[][]; 
  * Rewrites a MaxPool / AveragePool node's attributes so that ONNX static shape inference (which
  * onnxruntime runs at session creation) agrees with onnxruntime's kernel: auto_pad becomes the
  * explicit pads the kernel uses (ONNX sizes SAME with the dilated kernel, the kernel does not),
- * and ceil_mode=1 becomes ceil_mode=0 with an adjusted end pad when the kernel's "last window
- * starts inside" rule drops a window that ONNX inference keeps. Without this, a constant of the
- * true shape downstream (a loss, a VJP divisor map) makes session creation fail. Returns
- * undefined when nothing needs to change or no equivalent floor-mode form exists.
+ * and where the kernel's "last window starts inside" rule drops a ceil_mode window that ONNX
+ * inference keeps, another end pad (or floor mode) gives the same windows and divisors. Without
+ * this, a constant of the true shape downstream (a loss, a VJP divisor map) makes session creation
+ * fail. Returns undefined when nothing needs to change or no equivalent form exists.
  */
 export function canonicalPoolAttrs(node: Node, xShape: number[], fail: Fail): Record<string, AttrValue> | undefined {
   const axes = poolAxes(node, xShape, fail);
-  const average = node.opType === 'AveragePool';
+  const includePad = node.opType === 'AveragePool' && attrInt(node, 'count_include_pad', 0) !== 0;
   const autoPad = attrString(node, 'auto_pad', 'NOTSET') || 'NOTSET';
-  // ONNX inference: ceil((size + pads - eff) / s) + 1, without the last-window rule.
-  const onnxOut = (a: PoolAxis) => Math.ceil((a.size + a.padBegin + a.padEnd - (a.kernel - 1) * a.dilation - 1) / a.stride) + 1;
   const ceil = attrInt(node, 'ceil_mode', 0) !== 0;
-  const dropCeil = ceil && axes.some((a) => onnxOut(a) !== a.out);
-  if (autoPad === 'NOTSET' && !dropCeil) return undefined;
-  const pe = axes.map((a) => a.padEnd);
-  if (dropCeil) {
-    const includePad = average && attrInt(node, 'count_include_pad', 0) !== 0;
-    for (const [i, a] of axes.entries()) {
-      // Smallest end pad for which floor mode yields the same windows.
-      const need = (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1 - a.size - a.padBegin;
-      const cand = Math.max(0, need);
-      if (cand >= a.kernel) return undefined; // onnxruntime requires pads < kernel
-      // AveragePool clips windows at size + padEnd: the divisors must not change.
-      const before = axisWindows(a, true).padCount;
-      const after = axisWindows({ ...a, padEnd: cand }, true).padCount;
-      if (includePad && before.some((v, j) => v !== after[j])) return undefined;
-      pe[i] = cand;
+  // End pad for this axis under which ONNX inference, the kernel and (count_include_pad) the
+  // divisors all agree with the original; only the end pad is free (windows start at -padBegin).
+  const endPad = (a: PoolAxis, ceilMode: boolean): number | undefined => {
+    const divisors = axisWindows(a, true).padCount;
+    for (const pe of [a.padEnd, ...Array.from({ length: a.kernel }, (_, v) => v)]) {
+      const num = a.size + a.padBegin + pe - (a.kernel - 1) * a.dilation - 1;
+      if (num < 0) continue;
+      const onnx = (ceilMode ? Math.ceil(num / a.stride) : Math.floor(num / a.stride)) + 1;
+      const kernel = ceilMode && (onnx - 1) * a.stride >= a.size + a.padBegin ? onnx - 1 : onnx;
+      if (onnx !== a.out || kernel !== a.out) continue;
+      const d = axisWindows({ ...a, padEnd: pe }, true).padCount;
+      if (includePad && d.some((v, j) => v !== divisors[j])) continue;
+      return pe;
     }
+    return undefined;
+  };
+  for (const ceilMode of ceil ? [true, false] : [false]) {
+    const pe = axes.map((a) => endPad(a, ceilMode));
+    if (pe.some((v) => v === undefined)) continue;
+    if (autoPad === 'NOTSET' && ceilMode === ceil && pe.every((v, i) => v === axes[i].padEnd)) return undefined;
+    const attrs: Record<string, AttrValue> = { ...node.attrs, pads: { type: 'ints', value: [...axes.map((a) => a.padBegin), ...(pe as number[])] } };
+    delete attrs.auto_pad;
+    if (ceil) attrs.ceil_mode = { type: 'int', value: ceilMode ? 1 : 0 };
+    return attrs;
   }
-  const attrs: Record<string, AttrValue> = { ...node.attrs, pads: { type: 'ints', value: [...axes.map((a) => a.padBegin), ...pe] } };
-  delete attrs.auto_pad;
-  if (dropCeil) attrs.ceil_mode = { type: 'int', value: 0 };
-  return attrs;
+  return undefined;
 }
 
 function upgradePool(c: UpgradeCtx): void {
@@ -168,9 +171,9 @@ function inferGlobal(ctx: OpCtx): TypeInfo[] {
 /**
  * MaxPool: route each output gradient to its argmax, using the flat Indices (storage_order 0),
  * which address the whole N*C*spatial tensor. onnxruntime never selects a padding tap, so
- * negative inputs are exact. Windows that overlap can share an argmax, so the general route is
- * ScatterElements(add) on the flattened tensor; when no two windows overlap, MaxUnpool does the
- * same placement several times faster in onnxruntime.
+ * negative inputs are exact. Windows that overlap can share an argmax, so the general route is a
+ * scatter-add on the flattened tensor; when no two windows overlap, MaxUnpool does the same
+ * placement several times faster in onnxruntime.
  */
 function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
   const g = c.gy(0);
@@ -194,9 +197,9 @@ function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
       }),
     ];
   }
+  // ScatterND(add) on the flat tensor: same result as ScatterElements, about twice as fast in onnxruntime.
   const zeros = c.emit('Expand', [c.scalar(0, x.dtype), c.ints([numel(x.shape)])]);
-  const flat = c.ints([-1]);
-  const sum = c.emit('ScatterElements', [zeros, c.emit('Reshape', [idx, flat]), c.emit('Reshape', [g, flat])], { axis: 0, reduction: 'add' });
+  const sum = c.emit('ScatterND', [zeros, c.emit('Reshape', [idx, c.ints([-1, 1])]), c.emit('Reshape', [g, c.ints([-1])])], { reduction: 'add' });
   return [c.emit('Reshape', [sum, c.ints(x.shape)])];
 }
 
@@ -324,7 +327,7 @@ const ops: OpDef[] = [
     },
   },
 
-  // ---- Scatter ops (type inference only; the MaxPool VJP emits ScatterElements). ----
+  // ---- Scatter ops (type inference only; the MaxPool VJP emits ScatterND). ----
   {
     type: 'ScatterElements',
     infer: (ctx) => {

@@ -84,6 +84,8 @@ export interface OpDef {
   infer(ctx: OpCtx): TypeInfo[];
   /** Evaluates the op on constant inputs (shape arithmetic); undefined = cannot/should not fold. */
   fold?(ctx: OpCtx): Tensor[] | undefined;
+  /** fold() needs only input TYPES (Shape, Size): try it even when inputs are not constant. */
+  foldsFromTypes?: boolean;
   /** Absent: the op is not differentiable (its float outputs then block gradient paths with an error). */
   vjp?: VjpRule;
   /** Inputs that never carry gradient (indices, shapes, axes, scales). */

@@ -856,16 +856,8 @@ const ops: OpDef[] = [
   },
   {
     type: 'Shape',
-    // GraphBuilder only folds nodes whose inputs are all constants, and a Shape's input rarely is.
-    // With static shapes its value is known anyway: rewrite it to an Identity of that constant.
-    // (Runs for models below opset 21; see shapeValue for the reason it is here.)
-    upgrade: (c) => {
-      const x = c.type(c.node.inputs[0]);
-      const r = sliceRange(c.node.attrs, x.shape.length);
-      c.node.inputs = [c.ints(r.map((k) => x.shape[k]))];
-      c.node.opType = 'Identity';
-      c.node.attrs = {};
-    },
+    // Shapes are static once the input shape is bound, so Shape folds from its input's type.
+    foldsFromTypes: true,
     infer: (ctx) => {
       const x = need(ctx, 0);
       return [{ dtype: 'int64', shape: [sliceRange(ctx.node.attrs, x.shape.length).length] }];
@@ -884,12 +876,7 @@ const ops: OpDef[] = [
   },
   {
     type: 'Size',
-    upgrade: (c) => {
-      const n = numel(c.type(c.node.inputs[0]).shape);
-      c.node.inputs = [c.constant(tensorFromNumbers('int64', [], [n]), 'size')];
-      c.node.opType = 'Identity';
-      c.node.attrs = {};
-    },
+    foldsFromTypes: true,
     infer: () => [{ dtype: 'int64', shape: [] }],
     fold: (ctx) => [tensorFromNumbers('int64', [], [numel(need(ctx, 0).shape)])],
   },

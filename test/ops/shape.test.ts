@@ -323,7 +323,7 @@ describe('constant ops', () => {
 });
 
 describe('shape arithmetic folding', () => {
-  it('prepareGraph folds PyTorch shape chains (view(x.size(0), -1), interpolate to size of y, expand, Range) to constants', async () => {
+  it.each([17, 21])('opset %i: prepareGraph folds PyTorch shape chains (view(x.size(0), -1), interpolate to size of y, expand, Range) to constants', async (opset) => {
     const scalar = (v: number): Attrs => ({ value: { type: 'tensor', value: ints([v], []) } });
     const nodes: Node[] = [
       // x.view(x.size(0), -1)
@@ -380,7 +380,7 @@ describe('shape arithmetic folding', () => {
       ],
       ['flat', 'up', 'flat2'],
       inits,
-      17,
+      opset,
     );
     const { builder: b, graph } = prepareGraph(m, { inputShapes: { x: [2, 3, 8, 8], y: [2, 5, 16, 12] } });
     // Only data ops remain, and all their shape-like inputs are constants.
