@@ -112,7 +112,8 @@ export function prepareGraph(model: Model, opts: PrepareOptions = {}): PreparedG
     const node: Node = { ...orig, inputs: [...orig.inputs], outputs: [...orig.outputs], attrs: { ...orig.attrs } };
     const def = getOp(node.opType);
     if (!def) throw new OpError(`${nodeLabel(node)}: unsupported`);
-    if (def.upgrade && opset < CANONICAL_OPSET) {
+    // Upgrades run at every opset: each checks ctx.opset itself, and some canonicalise opset-21 forms too.
+    if (def.upgrade) {
       const ctx: UpgradeCtx = {
         ...b.emitter(),
         node,

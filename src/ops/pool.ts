@@ -206,7 +206,8 @@ function maxPoolVjp(c: VjpCtx): (string | undefined)[] {
 /**
  * MaxUnpool: X's values are written at the flat positions I of a zero tensor, so X's gradient
  * gathers gy at I. (Colliding indices, possible only after overlapping MaxPool windows, keep
- * one write in onnxruntime; every colliding X element then gets the gradient.)
+ * one of the writes; this rule then gives the gradient to every colliding X element, which is
+ * not exact.)
  */
 function inferMaxUnpool(ctx: OpCtx): TypeInfo[] {
   const x = need(ctx, 0);
