@@ -1,1 +1,32 @@
-export const x: number = 1;
+// robustscope's library API.
+
+export { type ApgdOptions, type ApgdResult, apgd } from './attacks/apgd.js';
+export { makeOracle, type Oracle, type Probe } from './attacks/oracle.js';
+export { type PgdOptions, pgd, pgdStepSize } from './attacks/pgd.js';
+export { apgdPrr, type PrrOptions } from './attacks/prr.js';
+export { apgdCheckpoints, prrStages } from './attacks/schedule.js';
+export { type AttackSpec, BASELINES, ENSEMBLES, type Ensemble, runAttack, seaAttacks } from './attacks/sea.js';
+export { type Norm, perturbationNorm, projectImage, type Threat } from './attacks/threat.js';
+export { buildGradients, NoGradientError } from './autodiff/gradient.js';
+export { aggregateResults, metricsOf, worstCaseMIoU } from './eval/aggregate.js';
+export type { ImageRecord } from './eval/records.js';
+export { type EvaluationInput, runEvaluation, type Sample } from './eval/run.js';
+export type { EpsResult, Metrics, Results, RunConfig, WorstCase } from './eval/schema.js';
+export { getLoss, type LossDef, lossNames, registerLoss } from './losses/index.js';
+export { GraphBuilder } from './onnx/builder.js';
+export { decodeModel, encodeModel } from './onnx/codec.js';
+export type { DType, Graph, Model as OnnxModel, Node, Tensor } from './onnx/ir.js';
+export { ModelLoadError, readOnnxFile } from './onnx/load.js';
+export { prepareGraph, UnsupportedOpsError } from './onnx/prepare.js';
+export { getOp, type OpDef, registeredOps } from './ops/registry.js';
+export {
+  type EvalResult,
+  type EvalSpec,
+  type ImageBatch,
+  type LabelBatch,
+  type LoadOptions,
+  type LossAndGradResult,
+  loadModel,
+  RobustModel,
+} from './runtime/model.js';
+export { Rng } from './util/random.js';

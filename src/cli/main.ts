@@ -1,12 +1,14 @@
 // The CLI dispatcher: `robustscope <command> [options]`. main() returns the exit code:
 // 0 ok, 1 the run failed (bad file, unsupported model, ...), 2 wrong usage.
+import { attackCommand } from './attack.js';
 import { benchCommand } from './bench.js';
+import { classWeightsCommand } from './class-weights.js';
 import { CliError, type Command, type Io, processIo, UsageError, version } from './common.js';
 import { demoCommand } from './demo.js';
 import { gradCommand } from './grad.js';
 import { inspectCommand } from './inspect.js';
 
-export const COMMANDS: Command[] = [inspectCommand, gradCommand, benchCommand, demoCommand];
+export const COMMANDS: Command[] = [demoCommand, attackCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

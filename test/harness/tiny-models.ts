@@ -40,6 +40,11 @@ export function identityModel(): RobustModel {
  * written with ops whose rules are in elementwise/reduce/shape (no Conv), for attack tests.
  */
 export function pixelLinearModel(weights: number[][], bias: number[]): RobustModel {
+  return RobustModel.fromOnnx(pixelLinearOnnx(weights, bias), { threads: 1 });
+}
+
+/** The IR model behind pixelLinearModel (to write to a file for CLI tests). */
+export function pixelLinearOnnx(weights: number[][], bias: number[]): Model {
   const K = weights.length;
   const C = weights[0].length;
   const W = tensorFromNumbers('float32', [1, K, C, 1, 1], weights.flat());
@@ -50,13 +55,10 @@ export function pixelLinearModel(weights: number[][], bias: number[]): RobustMod
     node('ReduceSum', ['prod', 'ax2'], ['lin'], { keepdims: { type: 'int', value: 0 } }),
     node('Add', ['lin', 'B'], ['logits']),
   ];
-  return RobustModel.fromOnnx(
-    irModel(nodes, ['N', C, 'H', 'W'], 'logits', [
-      ['W', W],
-      ['B', B],
-      ['ax1', tensorFromNumbers('int64', [1], [1])],
-      ['ax2', tensorFromNumbers('int64', [1], [2])],
-    ]),
-    { threads: 1 },
-  );
+  return irModel(nodes, ['N', C, 'H', 'W'], 'logits', [
+    ['W', W],
+    ['B', B],
+    ['ax1', tensorFromNumbers('int64', [1], [1])],
+    ['ax2', tensorFromNumbers('int64', [1], [2])],
+  ]);
 }
