@@ -1,11 +1,12 @@
 // `robustscope attack`: SEA (or a single attack) over a dataset at several radii, resumable,
 // with progress, per-image records, results.json and the HTML report.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type AttackSpec, BASELINES, type Ensemble, seaAttacks } from '../attacks/sea.js';
 import { type EvalProgress, fileSha256, runEvaluation } from '../eval/run.js';
 import type { RunConfig } from '../eval/schema.js';
 import { lossNames } from '../losses/index.js';
+import { writeReport } from '../report/html.js';
 import { loadModel } from '../runtime/model.js';
 import { CliError, type Command, flag, type Io, int, parse, parseNormalize, required, str, UsageError } from './common.js';
 import { openEvalData } from './data-source.js';
@@ -150,12 +151,13 @@ export const attackCommand: Command = {
       },
     });
     progress.finish();
+    await writeReport([join(out, 'results.json')], join(out, 'report.html'));
     const seconds = (Date.now() - t0) / 1000;
     if (mode === 'json')
       io.stdout.write(
         `${JSON.stringify({ event: 'done', out: resolve(out), seconds, clean: results.clean, byEps: results.byEps.map((e) => ({ eps: e.eps, worst: e.worst ?? Object.values(e.attacks)[0] })) })}\n`,
       );
-    else if (mode !== 'quiet') io.stdout.write(summaryTable(results, attacks.length > 1));
+    else if (mode !== 'quiet') io.stdout.write(`${summaryTable(results, attacks.length > 1)}\nwrote ${join(out, 'results.json')} and ${join(out, 'report.html')}\n`);
     return 0;
   },
 };

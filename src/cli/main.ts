@@ -7,8 +7,9 @@ import { CliError, type Command, type Io, processIo, UsageError, version } from 
 import { demoCommand } from './demo.js';
 import { gradCommand } from './grad.js';
 import { inspectCommand } from './inspect.js';
+import { reportCommand } from './report.js';
 
-export const COMMANDS: Command[] = [demoCommand, attackCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
+export const COMMANDS: Command[] = [demoCommand, attackCommand, reportCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
