@@ -33,6 +33,8 @@ DIR/report.html. Re-running the same command resumes where a killed run stopped.
   --batch N               images per batch (default 8)
   --seed N                random seed (default 0)
   --limit N               only the first N images
+  --baselines LIST        also run these single attacks for comparison (pgd,segpgd,cospgd); they are
+                          reported per attack but not part of the worst case
   --class-weights FILE    JSON array of per-class weights for mask-ce-bal (see 'robustscope class-weights')
   --miou-search S         search (default, sea.md) | greedy
   --no-early-stop         run every iteration even when a whole batch is already at 0 accuracy
@@ -65,6 +67,7 @@ export const attackCommand: Command = {
       seed: { type: 'string' },
       limit: { type: 'string' },
       'class-weights': { type: 'string' },
+      baselines: { type: 'string' },
       'miou-search': { type: 'string' },
       'no-early-stop': { type: 'boolean' },
       'save-adv': { type: 'string' },
@@ -100,6 +103,15 @@ export const attackCommand: Command = {
       if (!lossNames().includes(loss)) throw new UsageError(`unknown loss '${loss}'; available: ${lossNames().join(', ')}`);
       attacks = [{ name: `apgd-prr:${loss}`, kind: 'apgd-prr', loss }];
     } else attacks = [BASELINES[kind]];
+    const baselines = (str(p, 'baselines') ?? '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean)
+      .map((b) => {
+        if (!(b in BASELINES)) throw new UsageError(`--baselines: unknown attack '${b}' (pgd, segpgd, cospgd)`);
+        return BASELINES[b as keyof typeof BASELINES];
+      })
+      .filter((b) => !attacks.some((a) => a.name === b.name));
     const classWeights = readClassWeights(str(p, 'class-weights'));
     if (attacks.some((a) => a.loss === 'mask-ce-bal') && !classWeights)
       throw new UsageError(
@@ -115,6 +127,7 @@ export const attackCommand: Command = {
         ensemble: kind === 'sea' ? ensemble : undefined,
         loss,
         attacks: attacks.map((a) => a.name),
+        baselines: baselines.length ? baselines.map((b) => b.name) : undefined,
         norm,
         eps,
         epsUnit: epsAbsFlag ? 'abs' : '1/255',
@@ -137,6 +150,7 @@ export const attackCommand: Command = {
       config,
       model,
       attacks,
+      baselines,
       samples: data.samples,
       classes: data.classes,
       outDir: out,

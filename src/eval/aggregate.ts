@@ -8,7 +8,9 @@ import { type AttackMetrics, type GalleryItem, type Metrics, RESULTS_SCHEMA, RES
 
 export interface AggregateInput {
   config: RunConfig;
+  /** The ensemble (worst case over these) and single attacks reported alongside. */
   attacks: string[];
+  baselines?: string[];
   records: ImageRecord[];
   timings: { eps: number; attack: string; seconds: number }[];
   classes: { names: string[]; palette?: [number, number, number][] };
@@ -147,10 +149,10 @@ export function aggregateResults(input: AggregateInput): Results {
     const table = attacks.map((a) => indices.map((i) => byKey.get(`${i}|${eps}|${a}`)));
     const complete = table.every((row) => row.every(Boolean));
     const perAttack: Record<string, AttackMetrics> = {};
-    attacks.forEach((a, k) => {
-      const rs = table[k].filter((r): r is ImageRecord => !!r);
+    for (const a of [...attacks, ...(input.baselines ?? [])]) {
+      const rs = indices.map((i) => byKey.get(`${i}|${eps}|${a}`)).filter((r): r is ImageRecord => !!r);
       perAttack[a] = { ...metricsOf(rs, K), seconds: seconds(eps, a) };
-    });
+    }
     let worst: WorstCase | undefined;
     if (attacks.length > 1 && complete && indices.length > 0) {
       const t = table as ImageRecord[][];

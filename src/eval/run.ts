@@ -47,7 +47,10 @@ export interface EvalProgress {
 export interface EvaluationInput {
   config: RunConfig;
   model: RobustModel;
+  /** The ensemble: the worst case is taken over these. */
   attacks: AttackSpec[];
+  /** Single attacks run alongside for comparison (reported per attack, not in the worst case). */
+  baselines?: AttackSpec[];
   /** The dataset, in a fixed order (a fresh iterator each call). */
   samples: () => AsyncIterable<Sample>;
   classes: { names: string[]; palette?: [number, number, number][] };
@@ -78,6 +81,9 @@ interface TimingLine {
 
 export async function runEvaluation(input: EvaluationInput): Promise<Results> {
   const { config, model, attacks, outDir } = input;
+  const baselines = input.baselines ?? [];
+  const ensemble = new Set(attacks.map((a) => a.name));
+  const everyAttack = [...attacks, ...baselines];
   mkdirSync(outDir, { recursive: true });
   checkRunIdentity(outDir, config);
   const log = new RecordLog(join(outDir, 'records.jsonl'));
@@ -95,7 +101,7 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
   const processBatch = async (samples: Sample[], first: number): Promise<void> => {
     const indices = samples.map((_, k) => first + k);
     const needed = (eps: number, attack: string) => indices.some((i) => !log.has(i, eps, attack));
-    const pending = needed(0, 'clean') || config.attack.eps.some((e) => attacks.some((a) => needed(e, a.name)));
+    const pending = needed(0, 'clean') || config.attack.eps.some((e) => everyAttack.some((a) => needed(e, a.name)));
     const wantGallery = saveAdv > 0 && first < saveAdv;
     if (!pending) {
       imagesDone += samples.length;
@@ -116,7 +122,7 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
     for (const eps of config.attack.eps) {
       const worstAcc = samples.map(() => Number.POSITIVE_INFINITY);
       const worstAdv: (Float32Array | undefined)[] = samples.map(() => undefined);
-      for (const attack of attacks) {
+      for (const attack of everyAttack) {
         if (!needed(eps, attack.name)) continue;
         input.onProgress?.({ phase: `eps ${eps}${config.attack.epsUnit === '1/255' ? '/255' : ''} ${attack.name}`, imagesDone });
         const t0 = performance.now();
@@ -137,7 +143,7 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
         appendFileSync(timingsPath, `${JSON.stringify({ eps, attack: attack.name, seconds, images: samples.length } satisfies TimingLine)}\n`);
         const P = dims[1] * dims[2] * dims[3];
         recs.forEach((r, k) => {
-          if (accOf(r) < worstAcc[k]) {
+          if (ensemble.has(attack.name) && accOf(r) < worstAcc[k]) {
             worstAcc[k] = accOf(r);
             if (wantGallery && first + k < saveAdv) worstAdv[k] = xAdv.slice(k * P, (k + 1) * P);
           }
@@ -195,6 +201,7 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
   const results = aggregateResults({
     config,
     attacks: attacks.map((a) => a.name),
+    baselines: baselines.map((a) => a.name),
     records: log.records,
     timings,
     classes: input.classes,

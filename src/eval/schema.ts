@@ -44,8 +44,9 @@ export interface EpsResult {
   eps: number;
   /** Radius in image units ([0,1] scale). */
   epsAbs: number;
+  /** Per attack: the ensemble's members and the baselines. */
   attacks: Record<string, AttackMetrics>;
-  /** Present when more than one attack ran. */
+  /** Present when the ensemble has more than one attack. */
   worst?: WorstCase;
 }
 
@@ -68,8 +69,10 @@ export interface RunConfig {
     kind: 'sea' | 'apgd' | 'pgd' | 'segpgd' | 'cospgd';
     ensemble?: 'eccv' | 'v1';
     loss?: string;
-    /** Attack names in order (ties in the worst case go to the earlier one). */
+    /** Attack names of the ensemble in order (ties in the worst case go to the earlier one). */
     attacks: string[];
+    /** Single attacks run for comparison, reported per attack but not part of the worst case. */
+    baselines?: string[];
     norm: 'linf' | 'l2';
     eps: number[];
     epsUnit: '1/255' | 'abs';

@@ -92,10 +92,20 @@ describe('attack command', () => {
     expect(res.images).toBe(5);
     expect(res.config.attack.attacks).toEqual(['apgd-prr:mask-ce-bal', 'apgd-prr:mask-ce-avg', 'apgd-prr:js-avg']);
     expect(res.byEps.map((e) => e.eps)).toEqual([0, 1, 4]);
+    // The PGD baseline is reported per attack but is not part of the ensemble's worst case.
+    expect(Object.keys(res.byEps[1].attacks)).toEqual(['apgd-prr:mask-ce-bal', 'apgd-prr:mask-ce-avg', 'apgd-prr:js-avg', 'pgd:ce-avg']);
+    expect(Object.keys(res.byEps[1].worst?.winnersAcc ?? {})).toEqual(['apgd-prr:mask-ce-bal', 'apgd-prr:mask-ce-avg', 'apgd-prr:js-avg']);
     expect(res.byEps[0].worst?.acc).toBeCloseTo(res.clean.meanImageAcc, 12);
     expect(res.byEps[2].worst?.acc).toBeLessThan(res.clean.meanImageAcc);
     expect(res.gallery.length).toBe(2 * 3);
     for (const g of res.gallery) for (const f of Object.values(g.files)) expect(readFileSync(join(out, f)).subarray(1, 4).toString()).toBe('PNG');
+    // attack writes the report too; it embeds the gallery.
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/data:image\/png;base64,/);
+    expect(html).toContain('apgd-prr:js-avg');
+    const rep = await run('report', join(out, 'results.json'), '--out', join(dir, 'r.html'));
+    expect(rep.code).toBe(0);
+    expect(readFileSync(join(dir, 'r.html'), 'utf8').length).toBeGreaterThan(1000);
     // Rerun: everything is on disk, nothing is recomputed, same numbers.
     const before = readFileSync(join(out, 'records.jsonl'), 'utf8');
     expect((await run(...args)).code).toBe(0);
