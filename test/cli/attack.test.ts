@@ -80,6 +80,8 @@ describe('attack command', () => {
       join(dir, 'w.json'),
       '--save-adv',
       '2',
+      '--baselines',
+      'pgd',
       '--quiet',
       '--out',
       out,
