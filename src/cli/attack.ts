@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AttackSpec, BASELINES, type Ensemble, seaAttacks } from '../attacks/sea.js';
 import { type EvalProgress, fileSha256, runEvaluation } from '../eval/run.js';
-import type { RunConfig } from '../eval/schema.js';
+import type { Results, RunConfig } from '../eval/schema.js';
 import { lossNames } from '../losses/index.js';
 import { writeReport } from '../report/html.js';
 import { loadModel } from '../runtime/model.js';
@@ -140,47 +140,69 @@ export const attackCommand: Command = {
       },
     };
     const mode: ProgressMode = flag(p, 'quiet') ? 'quiet' : flag(p, 'json') ? 'json' : 'auto';
-    const progress = new Progress(io.stderr as Io['stderr'] & { isTTY?: boolean }, mode);
-    const model = await loadModel(modelPath, { normalize, threads: int(p, 'threads', undefined, 1) });
-    const data = await openEvalData(config.data);
-    const total = data.count;
-    let last: EvalProgress = { phase: 'starting', imagesDone: 0 };
-    const t0 = Date.now();
-    const results = await runEvaluation({
-      config,
-      model,
-      attacks,
-      baselines,
-      samples: data.samples,
-      classes: data.classes,
-      outDir: out,
-      saveAdv: int(p, 'save-adv', 0, 0),
-      gallery: data.gallery,
-      onProgress: (e) => {
-        last = { ...last, ...e };
-        const stats: Record<string, string> = {};
-        if (last.cleanAcc !== undefined) stats['clean acc'] = pct(last.cleanAcc);
-        if (last.robustAcc !== undefined) stats[`robust acc @${eps[eps.length - 1]}`] = pct(last.robustAcc);
-        progress.update({ phase: last.phase, done: last.imagesDone, total, stats });
-      },
-    });
-    progress.finish();
-    await writeReport([join(out, 'results.json')], join(out, 'report.html'));
-    const seconds = (Date.now() - t0) / 1000;
+    const { results, seconds } = await executeAttackRun(
+      { config, attacks, baselines, out, saveAdv: int(p, 'save-adv', 0, 0), threads: int(p, 'threads', undefined, 1) },
+      io,
+      mode,
+    );
     if (mode === 'json')
       io.stdout.write(
         `${JSON.stringify({ event: 'done', out: resolve(out), seconds, clean: results.clean, byEps: results.byEps.map((e) => ({ eps: e.eps, worst: e.worst ?? Object.values(e.attacks)[0] })) })}\n`,
       );
-    else if (mode !== 'quiet') io.stdout.write(`${summaryTable(results, attacks.length > 1)}\nwrote ${join(out, 'results.json')} and ${join(out, 'report.html')}\n`);
+    else if (mode !== 'quiet')
+      io.stdout.write(`${summaryTable(results, attacks.length > 1)}\nwrote ${join(out, 'results.json')} and ${join(out, 'report.html')}\n`);
     return 0;
   },
 };
+
+export interface AttackRun {
+  config: RunConfig;
+  attacks: AttackSpec[];
+  baselines: AttackSpec[];
+  out: string;
+  saveAdv: number;
+  threads?: number;
+  /** Shown before the progress phase (e.g. the model's name in the demo). */
+  label?: string;
+}
+
+/** Loads the model and data of `run.config`, evaluates with progress, writes results.json and report.html. */
+export async function executeAttackRun(run: AttackRun, io: Io, mode: ProgressMode): Promise<{ results: Results; seconds: number }> {
+  const { config } = run;
+  const progress = new Progress(io.stderr as Io['stderr'] & { isTTY?: boolean }, mode);
+  const model = await loadModel(config.model.path, { normalize: config.model.normalize, threads: run.threads });
+  const data = await openEvalData(config.data);
+  const lastEps = config.attack.eps[config.attack.eps.length - 1];
+  let last: EvalProgress = { phase: 'starting', imagesDone: 0 };
+  const t0 = Date.now();
+  const results = await runEvaluation({
+    config,
+    model,
+    attacks: run.attacks,
+    baselines: run.baselines,
+    samples: data.samples,
+    classes: data.classes,
+    outDir: run.out,
+    saveAdv: run.saveAdv,
+    gallery: data.gallery,
+    onProgress: (e) => {
+      last = { ...last, ...e };
+      const stats: Record<string, string> = {};
+      if (last.cleanAcc !== undefined) stats['clean acc'] = pct(last.cleanAcc);
+      if (last.robustAcc !== undefined) stats[`worst acc @${lastEps}`] = pct(last.robustAcc);
+      progress.update({ phase: `${run.label ? `${run.label} ` : ''}${last.phase}`, done: last.imagesDone, total: data.count, stats });
+    },
+  });
+  progress.finish();
+  await writeReport([join(run.out, 'results.json')], join(run.out, 'report.html'));
+  return { results, seconds: (Date.now() - t0) / 1000 };
+}
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
 }
 
-export function summaryTable(results: import('../eval/schema.js').Results, worst: boolean): string {
+export function summaryTable(results: Results, worst: boolean): string {
   const rows = [['eps', 'attack', 'acc (mean/img)', 'aAcc', 'mIoU']];
   rows.push(['0', 'clean', pct(results.clean.meanImageAcc), pct(results.clean.aAcc), pct(results.clean.mIoU)]);
   for (const e of results.byEps) {

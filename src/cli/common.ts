@@ -120,19 +120,28 @@ export function position(i: number, shape: readonly number[]): string {
   return `[${idx.join(',')}]`;
 }
 
-export function version(): string {
-  // Works from src/cli (vitest) and from dist/src/cli (built): walk up to robustscope's package.json.
+/** robustscope's installation root (where package.json, models/ live), from src/cli or dist/src/cli. */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let k = 0; k < 5; k++) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'robustscope' && pkg.version) return pkg.version;
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'robustscope') return dir;
     } catch {
       // not here; go up
     }
     dir = dirname(dir);
   }
-  return 'unknown';
+  throw new Error("cannot find robustscope's package.json");
+}
+
+export function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function stats(ms: number[]): { median: number; min: number; max: number } {

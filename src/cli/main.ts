@@ -4,12 +4,13 @@ import { attackCommand } from './attack.js';
 import { benchCommand } from './bench.js';
 import { classWeightsCommand } from './class-weights.js';
 import { CliError, type Command, type Io, processIo, UsageError, version } from './common.js';
+import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { gradCommand } from './grad.js';
 import { inspectCommand } from './inspect.js';
 import { reportCommand } from './report.js';
 
-export const COMMANDS: Command[] = [demoCommand, attackCommand, reportCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
+export const COMMANDS: Command[] = [demoCommand, attackCommand, reportCommand, dataCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
