@@ -33,9 +33,9 @@ describe('robustscope (dispatcher)', () => {
   });
 
   it('an unknown command or flag is a usage error: one line, usage, exit 2, no stack', async () => {
-    const a = await run('attack');
+    const a = await run('atack');
     expect(a.code).toBe(2);
-    expect(a.stderr.split('\n')[0]).toBe("robustscope: unknown command 'attack'");
+    expect(a.stderr.split('\n')[0]).toBe("robustscope: unknown command 'atack'");
     const b = await run('grad', '--modle', 'm.onnx');
     expect(b.code).toBe(2);
     expect(b.stderr.split('\n')[0]).toBe("robustscope: unknown option '--modle'");
@@ -59,9 +59,12 @@ describe('robustscope (dispatcher)', () => {
     expect(f.stderr).toMatch(/unexpected argument 'b\.onnx'/);
   });
 
-  it('demo is a placeholder that exits 0', async () => {
-    const r = await run('demo');
+  it('demo --help explains what the demo does; a missing required option is a usage error', async () => {
+    const r = await run('demo', '--help');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/placeholder/);
+    expect(r.stdout).toMatch(/SEA/);
+    const a = await run('attack', '--data', 'd', '--eps', '1', '--out', 'o');
+    expect(a.code).toBe(2);
+    expect(a.stderr.split('\n')[0]).toBe('robustscope: --model is required');
   });
 });
