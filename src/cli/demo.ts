@@ -152,7 +152,9 @@ export function lessons(results: Results[], names: string[]): string[] {
       );
     }
   };
-  results.forEach((r, k) => table(r, names[k]));
+  results.forEach((r, k) => {
+    table(r, names[k]);
+  });
   const clean = results[0];
   const small = clean.byEps[0];
   if (small?.worst)

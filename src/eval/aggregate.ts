@@ -88,7 +88,13 @@ function miouOf(RI: Float64Array, RU: Float64Array): number {
  * were tried; the greedy variant compares against the running value). Up to 1000 rounds, stop when a
  * round improves by <= 1e-6. Returns the chosen attack per image and the mIoU.
  */
-export function worstCaseMIoU(table: ImageRecord[][], K: number, method: 'search' | 'greedy', seed: number, maxRounds = 1000): { choice: number[]; mIoU: number } {
+export function worstCaseMIoU(
+  table: ImageRecord[][],
+  K: number,
+  method: 'search' | 'greedy',
+  seed: number,
+  maxRounds = 1000,
+): { choice: number[]; mIoU: number } {
   const A = table.length;
   const n = table[0]?.length ?? 0;
   const I = (a: number, i: number, c: number) => table[a][i].inter[c] ?? 0;

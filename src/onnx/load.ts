@@ -20,7 +20,8 @@ export function readOnnxFile(path: string): Model {
     const full = resolve(dir, location);
     const rel = relative(dir, full);
     // External data must live beside the model: refuse paths that escape its directory.
-    if (isAbsolute(location) || rel.startsWith('..') || isAbsolute(rel)) throw new ModelLoadError(`model '${path}': external data location '${location}' is outside the model's directory`);
+    if (isAbsolute(location) || rel.startsWith('..') || isAbsolute(rel))
+      throw new ModelLoadError(`model '${path}': external data location '${location}' is outside the model's directory`);
     let size: number;
     try {
       size = statSync(full).size;
@@ -28,7 +29,8 @@ export function readOnnxFile(path: string): Model {
       throw new ModelLoadError(`model '${path}': external data file '${location}' not found`);
     }
     const len = length ?? size - offset;
-    if (offset + len > size) throw new ModelLoadError(`model '${path}': external data '${location}' is ${size} bytes, shorter than offset ${offset} + length ${len}`);
+    if (offset + len > size)
+      throw new ModelLoadError(`model '${path}': external data '${location}' is ${size} bytes, shorter than offset ${offset} + length ${len}`);
     const out = new Uint8Array(len);
     const fd = openSync(full, 'r');
     try {
@@ -41,7 +43,8 @@ export function readOnnxFile(path: string): Model {
   try {
     return decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), external);
   } catch (e) {
-    if (e instanceof ProtobufError || e instanceof OnnxFormatError) throw new ModelLoadError(`model '${path}' is not a valid ONNX file (truncated or corrupt?): ${e.message}`);
+    if (e instanceof ProtobufError || e instanceof OnnxFormatError)
+      throw new ModelLoadError(`model '${path}' is not a valid ONNX file (truncated or corrupt?): ${e.message}`);
     throw e;
   }
 }

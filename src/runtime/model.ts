@@ -108,10 +108,12 @@ export class RobustModel {
     private readonly opts: LoadOptions,
   ) {
     const inputs = source.graph.inputs;
-    if (inputs.length !== 1) throw new OpError(`the model must have exactly one image input; it has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
+    if (inputs.length !== 1)
+      throw new OpError(`the model must have exactly one image input; it has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
     this.inputName = inputs[0].name;
     const out = opts.output ?? source.graph.outputs[0]?.name;
-    if (!out || !source.graph.outputs.some((o) => o.name === out)) throw new OpError(`the model has no output '${opts.output}'; outputs: ${source.graph.outputs.map((o) => o.name).join(', ')}`);
+    if (!out || !source.graph.outputs.some((o) => o.name === out))
+      throw new OpError(`the model has no output '${opts.output}'; outputs: ${source.graph.outputs.map((o) => o.name).join(', ')}`);
     this.outputName = out;
   }
 
@@ -253,7 +255,11 @@ function withNormalization(model: OnnxModel, norm: Normalize): OnnxModel {
   if (norm.std.length !== C || norm.std.some((s) => !(s > 0))) throw new OpError('normalize: mean and std need the same length and std > 0');
   const raw = `${input.name}/unnormalized`;
   const mean: Tensor = tensorFromNumbers('float32', [1, C, 1, 1], norm.mean);
-  const invStd: Tensor = tensorFromNumbers('float32', [1, C, 1, 1], norm.std.map((s) => 1 / s));
+  const invStd: Tensor = tensorFromNumbers(
+    'float32',
+    [1, C, 1, 1],
+    norm.std.map((s) => 1 / s),
+  );
   const initializers = new Map(g.initializers);
   initializers.set(`${raw}/mean`, mean);
   initializers.set(`${raw}/inv_std`, invStd);

@@ -8,7 +8,7 @@ import { Rng } from '../../src/util/random.js';
 import { normal, rng } from '../harness/rng.js';
 import { pixelLinearModel } from '../harness/tiny-models.js';
 
-const K = 3;
+const _K = 3;
 const B = 2;
 const H = 6;
 const W = 5;

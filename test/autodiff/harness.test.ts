@@ -20,7 +20,11 @@ describe('VJP harness', () => {
     expect((await checkVjp({ op: 'Exp', inputs: [{ shape: [4, 3] }] })).maxErr).toBeLessThan(2e-3);
   });
   it('rejects a wrong Exp rule (gradient = g instead of g*exp(x)) in per-coordinate mode', async () => {
-    const r = await withRule('Exp', (c) => [c.gy(0)], () => checkVjp({ op: 'Exp', inputs: [{ shape: [4, 3] }] }));
+    const r = await withRule(
+      'Exp',
+      (c) => [c.gy(0)],
+      () => checkVjp({ op: 'Exp', inputs: [{ shape: [4, 3] }] }),
+    );
     expect(r.maxErr).toBeGreaterThan(0.1);
   });
   it('rejects a rule that is off by a factor 1.01 in random-direction mode (large inputs)', async () => {

@@ -34,7 +34,7 @@ describe('robustscope bench', () => {
       expect(s.min).toBeLessThanOrEqual(s.median);
       expect(s.median).toBeLessThanOrEqual(s.max);
     }
-    const f = j.forwardMs as { median: number };
+    const _f = j.forwardMs as { median: number };
     const g = j.gradMs as { median: number };
     // The estimate is the stated formula of the medians (rounded to ms).
     expect(j.seaSecondsPerImage as number).toBeCloseTo((3 * 300 * g.median) / 2 / 1000, 2);

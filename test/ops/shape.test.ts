@@ -323,78 +323,81 @@ describe('constant ops', () => {
 });
 
 describe('shape arithmetic folding', () => {
-  it.each([17, 21])('opset %i: prepareGraph folds PyTorch shape chains (view(x.size(0), -1), interpolate to size of y, expand, Range) to constants', async (opset) => {
-    const scalar = (v: number): Attrs => ({ value: { type: 'tensor', value: ints([v], []) } });
-    const nodes: Node[] = [
-      // x.view(x.size(0), -1)
-      mk('Shape', ['x'], ['sx']),
-      mk('Constant', [], ['c0'], scalar(0)),
-      mk('Gather', ['sx', 'c0'], ['n'], { axis: 0 }),
-      mk('Unsqueeze', ['n', 'zero'], ['n1']),
-      mk('Constant', [], ['cm1'], { value: { type: 'tensor', value: ints([-1]) } }),
-      mk('Concat', ['n1', 'cm1'], ['vshape'], { axis: 0 }),
-      mk('Reshape', ['x', 'vshape'], ['flat']),
-      // F.interpolate(x, size=y.shape[2:])
-      mk('Shape', ['y'], ['sy']),
-      mk('Slice', ['sy', 'two', 'imax', 'zero'], ['hw']),
-      mk('Slice', ['sx', 'zero', 'two', 'zero'], ['nc']),
-      mk('Concat', ['nc', 'hw'], ['sizes'], { axis: 0 }),
-      mk('Resize', ['x', '', '', 'sizes'], ['up'], { mode: 'linear' }),
-      // x.expand(n, -1, 1, 1)-style target: ConstantOfShape / Mul / Equal / Where on int64
-      mk('Constant', [], ['c311'], { value: { type: 'tensor', value: ints([-1, 1, 1]) } }),
-      mk('Concat', ['n1', 'c311'], ['tgt'], { axis: 0 }),
-      mk('Shape', ['tgt'], ['stgt']),
-      mk('ConstantOfShape', ['stgt'], ['ones'], { value: { type: 'tensor', value: ints([1]) } }),
-      mk('Constant', [], ['cneg'], scalar(-1)),
-      mk('Mul', ['ones', 'cneg'], ['negs']),
-      mk('Equal', ['tgt', 'negs'], ['isneg']),
-      mk('Where', ['isneg', 'ones', 'tgt'], ['eshape']),
-      mk('Expand', ['bias', 'eshape'], ['bexp']),
-      // x[:, torch.arange(x.size(1))] with a Cast round trip on the length
-      mk('Gather', ['sx', 'one'], ['c']),
-      mk('Cast', ['c'], ['cf'], { to: 1 }),
-      mk('Cast', ['cf'], ['ci'], { to: 7 }),
-      mk('Range', ['zeroS', 'ci', 'oneS'], ['idx']),
-      mk('Size', ['x'], ['numel']),
-      mk('Div', ['numel', 'n'], ['per']),
-      mk('Unsqueeze', ['per', 'zero'], ['per1']),
-      mk('Concat', ['n1', 'per1'], ['fshape'], { axis: 0 }),
-      mk('Gather', ['x', 'idx'], ['xg'], { axis: 1 }),
-      mk('Add', ['xg', 'bexp'], ['sum']),
-      mk('Reshape', ['sum', 'fshape'], ['flat2']),
-    ];
-    const inits: [string, Tensor][] = [
-      ['two', ints([2])],
-      ['zero', ints([0])],
-      ['imax', big([INT64_MAX])],
-      ['one', ints([1], [])],
-      ['zeroS', ints([0], [])],
-      ['oneS', ints([1], [])],
-      ['bias', tensorFromNumbers('float32', [1, 3, 1, 1], [1, 2, 3])],
-    ];
-    const m = model(
-      nodes,
-      [
-        { name: 'x', shape: ['N', 3, 8, 8] },
-        { name: 'y', shape: ['N', 5, 'H', 'W'] },
-      ],
-      ['flat', 'up', 'flat2'],
-      inits,
-      opset,
-    );
-    const { builder: b, graph } = prepareGraph(m, { inputShapes: { x: [2, 3, 8, 8], y: [2, 5, 16, 12] } });
-    // Only data ops remain, and all their shape-like inputs are constants.
-    expect(graph.nodes.map((n) => n.opType).sort()).toEqual(['Add', 'Gather', 'Reshape', 'Reshape', 'Resize']);
-    for (const n of graph.nodes) for (const i of n.inputs.slice(1)) if (i && n.opType !== 'Add') expect(b.value(i), `${n.opType} input ${i}`).toBeDefined();
-    expect(b.type('flat').shape).toEqual([2, 192]);
-    expect(b.type('up').shape).toEqual([2, 3, 16, 12]);
-    expect(b.type('flat2').shape).toEqual([2, 192]);
-    // The folded graph runs in onnxruntime.
-    const sess = await Session.create(serializeGraph(graph as Graph), { threads: 1 });
-    const feed = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, d) => a * d, 1)).fill(1), dims: shape, dtype: 'float32' as const });
-    const out = await sess.run({ x: feed([2, 3, 8, 8]), y: feed([2, 5, 16, 12]) });
-    expect(out.up.dims).toEqual([2, 3, 16, 12]);
-    expect(Array.from((out.flat2.data as Float32Array).slice(0, 3))).toEqual([2, 2, 2]);
-    await sess.release();
-  });
+  it.each([17, 21])(
+    'opset %i: prepareGraph folds PyTorch shape chains (view(x.size(0), -1), interpolate to size of y, expand, Range) to constants',
+    async (opset) => {
+      const scalar = (v: number): Attrs => ({ value: { type: 'tensor', value: ints([v], []) } });
+      const nodes: Node[] = [
+        // x.view(x.size(0), -1)
+        mk('Shape', ['x'], ['sx']),
+        mk('Constant', [], ['c0'], scalar(0)),
+        mk('Gather', ['sx', 'c0'], ['n'], { axis: 0 }),
+        mk('Unsqueeze', ['n', 'zero'], ['n1']),
+        mk('Constant', [], ['cm1'], { value: { type: 'tensor', value: ints([-1]) } }),
+        mk('Concat', ['n1', 'cm1'], ['vshape'], { axis: 0 }),
+        mk('Reshape', ['x', 'vshape'], ['flat']),
+        // F.interpolate(x, size=y.shape[2:])
+        mk('Shape', ['y'], ['sy']),
+        mk('Slice', ['sy', 'two', 'imax', 'zero'], ['hw']),
+        mk('Slice', ['sx', 'zero', 'two', 'zero'], ['nc']),
+        mk('Concat', ['nc', 'hw'], ['sizes'], { axis: 0 }),
+        mk('Resize', ['x', '', '', 'sizes'], ['up'], { mode: 'linear' }),
+        // x.expand(n, -1, 1, 1)-style target: ConstantOfShape / Mul / Equal / Where on int64
+        mk('Constant', [], ['c311'], { value: { type: 'tensor', value: ints([-1, 1, 1]) } }),
+        mk('Concat', ['n1', 'c311'], ['tgt'], { axis: 0 }),
+        mk('Shape', ['tgt'], ['stgt']),
+        mk('ConstantOfShape', ['stgt'], ['ones'], { value: { type: 'tensor', value: ints([1]) } }),
+        mk('Constant', [], ['cneg'], scalar(-1)),
+        mk('Mul', ['ones', 'cneg'], ['negs']),
+        mk('Equal', ['tgt', 'negs'], ['isneg']),
+        mk('Where', ['isneg', 'ones', 'tgt'], ['eshape']),
+        mk('Expand', ['bias', 'eshape'], ['bexp']),
+        // x[:, torch.arange(x.size(1))] with a Cast round trip on the length
+        mk('Gather', ['sx', 'one'], ['c']),
+        mk('Cast', ['c'], ['cf'], { to: 1 }),
+        mk('Cast', ['cf'], ['ci'], { to: 7 }),
+        mk('Range', ['zeroS', 'ci', 'oneS'], ['idx']),
+        mk('Size', ['x'], ['numel']),
+        mk('Div', ['numel', 'n'], ['per']),
+        mk('Unsqueeze', ['per', 'zero'], ['per1']),
+        mk('Concat', ['n1', 'per1'], ['fshape'], { axis: 0 }),
+        mk('Gather', ['x', 'idx'], ['xg'], { axis: 1 }),
+        mk('Add', ['xg', 'bexp'], ['sum']),
+        mk('Reshape', ['sum', 'fshape'], ['flat2']),
+      ];
+      const inits: [string, Tensor][] = [
+        ['two', ints([2])],
+        ['zero', ints([0])],
+        ['imax', big([INT64_MAX])],
+        ['one', ints([1], [])],
+        ['zeroS', ints([0], [])],
+        ['oneS', ints([1], [])],
+        ['bias', tensorFromNumbers('float32', [1, 3, 1, 1], [1, 2, 3])],
+      ];
+      const m = model(
+        nodes,
+        [
+          { name: 'x', shape: ['N', 3, 8, 8] },
+          { name: 'y', shape: ['N', 5, 'H', 'W'] },
+        ],
+        ['flat', 'up', 'flat2'],
+        inits,
+        opset,
+      );
+      const { builder: b, graph } = prepareGraph(m, { inputShapes: { x: [2, 3, 8, 8], y: [2, 5, 16, 12] } });
+      // Only data ops remain, and all their shape-like inputs are constants.
+      expect(graph.nodes.map((n) => n.opType).sort()).toEqual(['Add', 'Gather', 'Reshape', 'Reshape', 'Resize']);
+      for (const n of graph.nodes) for (const i of n.inputs.slice(1)) if (i && n.opType !== 'Add') expect(b.value(i), `${n.opType} input ${i}`).toBeDefined();
+      expect(b.type('flat').shape).toEqual([2, 192]);
+      expect(b.type('up').shape).toEqual([2, 3, 16, 12]);
+      expect(b.type('flat2').shape).toEqual([2, 192]);
+      // The folded graph runs in onnxruntime.
+      const sess = await Session.create(serializeGraph(graph as Graph), { threads: 1 });
+      const feed = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, d) => a * d, 1)).fill(1), dims: shape, dtype: 'float32' as const });
+      const out = await sess.run({ x: feed([2, 3, 8, 8]), y: feed([2, 5, 16, 12]) });
+      expect(out.up.dims).toEqual([2, 3, 16, 12]);
+      expect(Array.from((out.flat2.data as Float32Array).slice(0, 3))).toEqual([2, 2, 2]);
+      await sess.release();
+    },
+  );
 });
