@@ -130,3 +130,33 @@ describe('runEvaluation', () => {
     ).rejects.toThrow(/label of image 'img-1' has class id 7 at pixel \(3, 0\), but the model has 3 classes/);
   });
 });
+
+describe('runEvaluation with a broken model', () => {
+  it('NaN logits fail naming the image, before any attack', async () => {
+    const { RobustModel } = await import('../../src/runtime/model.js');
+    const { irModel, node } = await import('../harness/tiny-models.js');
+    const { tensorFromNumbers } = await import('../../src/onnx/ir.js');
+    // log(x - 0.6) is NaN wherever a pixel is below 0.6.
+    const nan = RobustModel.fromOnnx(
+      irModel([node('Sub', ['x', 'c'], ['d']), node('Log', ['d'], ['logits'])], ['N', 3, 'H', 'W'], 'logits', [['c', tensorFromNumbers('float32', [], [0.6])]]),
+      {
+        threads: 1,
+      },
+    );
+    const samples = await makeSamples(2);
+    const src = () =>
+      (async function* () {
+        yield* samples;
+      })();
+    await expect(
+      runEvaluation({
+        model: nan,
+        attacks: seaAttacks('v1'),
+        samples: src,
+        classes: { names: ['a', 'b', 'c'] },
+        config: config({ eps: [1] }),
+        outDir: mkdtempSync(join(tmpdir(), 'rs-run-')),
+      }),
+    ).rejects.toThrow(/non-finite value \(NaN\) in the logits of the clean image for image 'img-0'/);
+  });
+});
