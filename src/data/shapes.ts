@@ -131,7 +131,7 @@ function randomColour(rng: Rng): Vec3 {
   return [rng.next(), rng.next(), rng.next()];
 }
 
-const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
 
 /** Float HWC RGB canvas with a smooth gradient, low-frequency value noise and a few stripes. */
 function paintBackground(rng: Rng, size: number): Float32Array {
@@ -206,7 +206,7 @@ function shapeColour(rng: Rng, img: Float32Array, size: number, cx: number, cy: 
       best = c;
       bestDist = dist;
     }
-    if (dist >= 0.4) break;
+    if (dist >= 0.25) break;
   }
   return best;
 }
@@ -254,7 +254,7 @@ function drawShape(rng: Rng, img: Float32Array, label: Uint8Array | undefined, s
 
 /** Pixel noise, then quantisation to 8 bits. */
 function finish(rng: Rng, img: Float32Array): Uint8Array {
-  const sigma = 0.02 + 0.04 * rng.next();
+  const sigma = 0.015 * rng.next();
   const out = new Uint8Array(img.length);
   for (let i = 0; i < img.length; i++) out[i] = Math.round(clamp01(img[i] + sigma * rng.symmetric()) * 255);
   return out;

@@ -2,7 +2,7 @@
 // worst case over the ensemble (accuracy: min per image; mIoU: sea.md's search, greedy, or v1).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../util/random.js';
+import { datasetMetrics, worstCaseAccuracy, worstCaseMIoU } from '../metrics/confusion.js';
 import type { ImageRecord } from './records.js';
 import { type AttackMetrics, type GalleryItem, type Metrics, RESULTS_SCHEMA, RESULTS_VERSION, type Results, type RunConfig, type WorstCase } from './schema.js';
 
@@ -20,127 +20,9 @@ export interface AggregateInput {
 
 const acc = (r: ImageRecord): number => (r.labelled > 0 ? r.correct / r.labelled : 0);
 
-/** Dataset metrics from per-image records (sums of per-class intersection / prediction / label counts). */
+/** Dataset metrics from per-image records. */
 export function metricsOf(records: ImageRecord[], K: number): Metrics {
-  const inter = new Float64Array(K);
-  const pred = new Float64Array(K);
-  const gt = new Float64Array(K);
-  let correct = 0;
-  let labelled = 0;
-  let accSum = 0;
-  let images = 0;
-  for (const r of records) {
-    for (let c = 0; c < K; c++) {
-      inter[c] += r.inter[c] ?? 0;
-      pred[c] += r.pred[c] ?? 0;
-      gt[c] += r.gt[c] ?? 0;
-    }
-    correct += r.correct;
-    labelled += r.labelled;
-    if (r.labelled > 0) {
-      accSum += acc(r);
-      images++;
-    }
-  }
-  return fromSums(inter, pred, gt, correct, labelled, images ? accSum / images : 0, images);
-}
-
-function fromSums(
-  inter: ArrayLike<number>,
-  pred: ArrayLike<number>,
-  gt: ArrayLike<number>,
-  correct: number,
-  labelled: number,
-  meanImageAcc: number,
-  images: number,
-): Metrics {
-  const K = inter.length;
-  const perClassIoU: (number | null)[] = [];
-  const perClassAcc: (number | null)[] = [];
-  for (let c = 0; c < K; c++) {
-    const union = gt[c] + pred[c] - inter[c];
-    perClassIoU.push(union > 0 ? inter[c] / union : null);
-    perClassAcc.push(gt[c] > 0 ? inter[c] / gt[c] : null);
-  }
-  const mean = (v: (number | null)[]) => {
-    const xs = v.filter((x): x is number => x !== null);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-  };
-  return { images, aAcc: labelled ? correct / labelled : 0, mAcc: mean(perClassAcc), mIoU: mean(perClassIoU), meanImageAcc, perClassIoU, perClassAcc };
-}
-
-/** mIoU of a choice of attack per image: table[a][i] is image i's record under attack a. */
-function miouOf(RI: Float64Array, RU: Float64Array): number {
-  let s = 0;
-  let n = 0;
-  for (let c = 0; c < RI.length; c++)
-    if (RU[c] > 0) {
-      s += RI[c] / RU[c];
-      n++;
-    }
-  return n ? s / n : 0;
-}
-
-/**
- * Worst-case mIoU over attacks (sea.md): start with every image at attack 0; per round visit the
- * images in a seeded random order; for each image try every other attack and accept the swap when
- * the mIoU it gives is below `best` (the spec refreshes `best` only after all attacks of an image
- * were tried; the greedy variant compares against the running value). Up to 1000 rounds, stop when a
- * round improves by <= 1e-6. Returns the chosen attack per image and the mIoU.
- */
-export function worstCaseMIoU(
-  table: ImageRecord[][],
-  K: number,
-  method: 'search' | 'greedy',
-  seed: number,
-  maxRounds = 1000,
-): { choice: number[]; mIoU: number } {
-  const A = table.length;
-  const n = table[0]?.length ?? 0;
-  const I = (a: number, i: number, c: number) => table[a][i].inter[c] ?? 0;
-  const U = (a: number, i: number, c: number) => {
-    const r = table[a][i];
-    return (r.gt[c] ?? 0) + (r.pred[c] ?? 0) - (r.inter[c] ?? 0);
-  };
-  const choice = new Array<number>(n).fill(0);
-  const RI = new Float64Array(K);
-  const RU = new Float64Array(K);
-  for (let i = 0; i < n; i++)
-    for (let c = 0; c < K; c++) {
-      RI[c] += I(0, i, c);
-      RU[c] += U(0, i, c);
-    }
-  let best = miouOf(RI, RU);
-  const rng = new Rng(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  const tI = new Float64Array(K);
-  const tU = new Float64Array(K);
-  for (let round = 0; round < maxRounds && A > 1; round++) {
-    const start = best;
-    rng.shuffle(order);
-    for (const i of order) {
-      for (let a = 0; a < A; a++) {
-        const cur = choice[i];
-        if (a === cur) continue;
-        for (let c = 0; c < K; c++) {
-          tI[c] = RI[c] - I(cur, i, c) + I(a, i, c);
-          tU[c] = RU[c] - U(cur, i, c) + U(a, i, c);
-        }
-        const m = miouOf(tI, tU);
-        // The spec compares every candidate with `best` as it stood before this image (so a later
-        // attack that is still below it replaces an earlier, lower one); greedy uses the running value.
-        if (m < best) {
-          RI.set(tI);
-          RU.set(tU);
-          choice[i] = a;
-          if (method === 'greedy') best = m;
-        }
-      }
-      best = miouOf(RI, RU);
-    }
-    if (start - best <= 1e-6) break;
-  }
-  return { choice, mIoU: best };
+  return datasetMetrics(records, K);
 }
 
 export function aggregateResults(input: AggregateInput): Results {
@@ -163,17 +45,13 @@ export function aggregateResults(input: AggregateInput): Results {
     if (attacks.length > 1 && complete && indices.length > 0) {
       const t = table as ImageRecord[][];
       // Accuracy: per image the attack with the lowest accuracy (ties: the earlier attack).
-      const accChoice = indices.map((_, i) => {
-        let best = 0;
-        for (let a = 1; a < attacks.length; a++) if (acc(t[a][i]) < acc(t[best][i])) best = a;
-        return best;
-      });
-      const accRecs = accChoice.map((a, i) => t[a][i]);
-      const accMetrics = metricsOf(accRecs, K);
-      const labelledImgs = accRecs.filter((r) => r.labelled > 0);
-      const ensemble = config.attack.ensemble;
-      const method: WorstCase['mIoUMethod'] = ensemble === 'v1' ? 'v1' : config.attack.miouSearch;
-      let miouChoice = method === 'v1' ? { choice: accChoice, mIoU: accMetrics.mIoU } : worstCaseMIoU(t, K, method, config.attack.seed);
+      const worstAcc = worstCaseAccuracy(t);
+      const accMetrics = metricsOf(
+        worstAcc.choice.map((a, i) => t[a][i]),
+        K,
+      );
+      const method: WorstCase['mIoUMethod'] = config.attack.ensemble === 'v1' ? 'v1' : config.attack.miouSearch;
+      let miouChoice: { choice: number[]; mIoU: number } = worstCaseMIoU(t, K, { method, seed: config.attack.seed });
       // The search is local: should one attack alone end lower, that assignment is the worst case
       // (so the reported worst case is never above any single attack).
       attacks.forEach((a, k) => {
@@ -186,11 +64,11 @@ export function aggregateResults(input: AggregateInput): Results {
       const count = (choice: number[]) => Object.fromEntries(attacks.map((a, k) => [a, choice.filter((c) => c === k).length]));
       worst = {
         ...accMetrics,
-        acc: labelledImgs.length ? labelledImgs.reduce((s, r) => s + acc(r), 0) / labelledImgs.length : 0,
+        acc: worstAcc.acc,
         mIoU: miouChoice.mIoU,
         perClassIoU: miouMetrics.perClassIoU,
         mIoUMethod: method,
-        winnersAcc: count(accChoice),
+        winnersAcc: count(worstAcc.choice),
         winnersMIoU: count(miouChoice.choice),
       };
     }

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AttackSpec, runAttack } from '../attacks/sea.js';
+import { batches } from '../data/datasets.js';
+import { imageStats } from '../metrics/confusion.js';
 import type { LabelBatch, RobustModel } from '../runtime/model.js';
 import { aggregateResults } from './aggregate.js';
 import { type ImageRecord, RecordLog } from './records.js';
@@ -94,7 +96,6 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
   const saveAdv = input.saveAdv ?? 0;
 
   let index = 0;
-  let batch: Sample[] = [];
   let imagesDone = 0;
   const running = { worstSum: 0, cleanSum: 0, n: 0 };
 
@@ -182,15 +183,10 @@ export async function runEvaluation(input: EvaluationInput): Promise<Results> {
     input.onBatchDone?.(imagesDone);
   };
 
-  for await (const s of input.samples()) {
-    batch.push(s);
-    if (batch.length === B) {
-      await processBatch(batch, index);
-      index += batch.length;
-      batch = [];
-    }
+  for await (const batch of batches(input.samples(), B)) {
+    await processBatch(batch, index);
+    index += batch.length;
   }
-  if (batch.length) await processBatch(batch, index);
 
   const timings = existsSync(timingsPath)
     ? readFileSync(timingsPath, 'utf8')
@@ -239,10 +235,8 @@ function checkRunIdentity(outDir: string, config: RunConfig): void {
 }
 
 function assemble(samples: Sample[]): { x: Float32Array; dims: number[]; labels: LabelBatch } {
+  // Equal sizes within a batch are guaranteed by batches().
   const { height: H, width: W } = samples[0];
-  for (const s of samples)
-    if (s.height !== H || s.width !== W)
-      throw new Error(`image '${s.id}' is ${s.width}x${s.height} but its batch is ${W}x${H}; use a fixed --size or --batch 1`);
   const P = 3 * H * W;
   const x = new Float32Array(samples.length * P);
   const lab = new BigInt64Array(samples.length * H * W);
@@ -276,27 +270,21 @@ function predSlice(pred: BigInt64Array, samples: Sample[], k: number): Uint8Arra
   return Uint8Array.from(pred.subarray(k * n, (k + 1) * n), (v) => Number(v));
 }
 
-/** Per-image record from a prediction: correct/labelled and per-class intersection, predicted and label counts. */
+/** Per-image records from a batch prediction. */
 function records(samples: Sample[], indices: number[], eps: number, attack: string, pred: BigInt64Array, K: number, ignore: number): ImageRecord[] {
   return samples.map((s, k) => {
     const n = s.height * s.width;
-    const inter = new Array<number>(K).fill(0);
-    const predC = new Array<number>(K).fill(0);
-    const gt = new Array<number>(K).fill(0);
-    let correct = 0;
-    let labelled = 0;
-    for (let p = 0; p < n; p++) {
-      const y = s.label[p];
-      if (y === ignore) continue;
-      const q = Number(pred[k * n + p]);
-      labelled++;
-      gt[y]++;
-      predC[q]++;
-      if (q === y) {
-        correct++;
-        inter[y]++;
-      }
-    }
-    return { index: indices[k], id: s.id, eps, attack, correct, labelled, inter, pred: predC, gt };
+    const st = imageStats(pred.subarray(k * n, (k + 1) * n), s.label, K, ignore, s.id);
+    return {
+      index: indices[k],
+      id: s.id,
+      eps,
+      attack,
+      correct: st.correct,
+      labelled: st.labelled,
+      inter: Array.from(st.inter),
+      pred: Array.from(st.pred),
+      gt: Array.from(st.gt),
+    };
   });
 }
