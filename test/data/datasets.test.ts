@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ADE20K_CLASSES, VOC_CLASSES } from '../../src/data/class-names.js';
 import { classWeights, openDataset } from '../../src/data/datasets.js';
-import { readLabel, readRgb, shortSideSize, vocPalette } from '../../src/data/image.js';
 import type { Sample } from '../../src/eval/run.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rs-data-'));
@@ -27,7 +25,7 @@ async function greyFile(path: string, w: number, h: number, f: (x: number, y: nu
     .toFile(path);
 }
 
-async function all(ds: { samples(): AsyncIterable<Sample> }): Promise<Sample[]> {
+async function _all(ds: { samples(): AsyncIterable<Sample> }): Promise<Sample[]> {
   const out: Sample[] = [];
   for await (const s of ds.samples()) out.push(s);
   return out;
