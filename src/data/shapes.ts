@@ -206,7 +206,7 @@ function shapeColour(rng: Rng, img: Float32Array, size: number, cx: number, cy: 
       best = c;
       bestDist = dist;
     }
-    if (dist >= 0.25) break;
+    if (dist >= 0.15) break;
   }
   return best;
 }
@@ -254,7 +254,7 @@ function drawShape(rng: Rng, img: Float32Array, label: Uint8Array | undefined, s
 
 /** Pixel noise, then quantisation to 8 bits. */
 function finish(rng: Rng, img: Float32Array): Uint8Array {
-  const sigma = 0.015 * rng.next();
+  const sigma = 0.006 * rng.next();
   const out = new Uint8Array(img.length);
   for (let i = 0; i < img.length; i++) out[i] = Math.round(clamp01(img[i] + sigma * rng.symmetric()) * 255);
   return out;
