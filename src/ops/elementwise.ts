@@ -222,10 +222,11 @@ const ops: OpDef[] = [
     },
   },
   unary('HardSigmoid', undefined, (c, g) => {
+    // y = clip(alpha*x + beta, 0, 1) has slope alpha exactly where 0 < y < 1: read that off the forward
+    // output instead of recomputing alpha*x + beta (two fewer full-size passes).
     const alpha = attrF(c, 'alpha', 0.2);
-    const beta = attrF(c, 'beta', 0.5);
-    const z = c.emit('Add', [c.emit('Mul', [c.x(0), scalarLike(c, g, alpha)]), scalarLike(c, g, beta)]);
-    const inside = c.emit('And', [c.emit('Greater', [z, zeroLike(c, g)]), c.emit('Less', [z, scalarLike(c, g, 1)])]);
+    const y = c.y(0);
+    const inside = c.emit('And', [c.emit('Greater', [y, zeroLike(c, g)]), c.emit('Less', [y, scalarLike(c, g, 1)])]);
     return c.emit('Where', [inside, c.emit('Mul', [g, scalarLike(c, g, alpha)]), zeroLike(c, g)]);
   }),
   unary('HardSwish', undefined, (c, g) => {
@@ -236,9 +237,10 @@ const ops: OpDef[] = [
     return c.emit('Where', [c.emit('Less', [x, scalarLike(c, g, -3)]), zeroLike(c, g), upper]);
   }),
   unary('Erf', undefined, (c, g) => {
+    // 2/sqrt(pi) * exp(-x^2) as exp(ln(2/sqrt(pi)) - x^2): the constant rides in the exponent (one pass less).
     const x = c.x(0);
-    const e = c.emit('Exp', [c.emit('Neg', [c.emit('Mul', [x, x])])]);
-    return c.emit('Mul', [g, c.emit('Mul', [e, scalarLike(c, g, 2 / Math.sqrt(Math.PI))])]);
+    const e = c.emit('Exp', [c.emit('Sub', [scalarLike(c, g, Math.log(2 / Math.sqrt(Math.PI))), c.emit('Mul', [x, x])])]);
+    return c.emit('Mul', [g, e]);
   }),
   unary('Gelu', undefined, (c, g) => {
     const x = c.x(0);
