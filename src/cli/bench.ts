@@ -1,8 +1,10 @@
 // `robustscope bench`: forward and forward+loss+input-gradient timings on random input, and
 // what they mean for a full SEA evaluation.
+
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadModel } from '../runtime/model.js';
+import { Rng } from '../util/random.js';
 import { CliError, type Command, flag, type Io, int, parse, required, round, shapeText, stats } from './common.js';
 
 const HELP = `usage: robustscope bench --model M.onnx [--batch 4] [--size 256] [--reps 10] [--threads N] [--json]
@@ -77,7 +79,8 @@ export const benchCommand: Command = {
     const H = pick(declared[2], sizeArg, 256, 'height');
     const W = pick(declared[3], sizeArg, 256, 'width');
     const dims = [N, C, H, W];
-    const r = mulberry32(seed);
+    const rng = new Rng(seed);
+    const r = () => rng.next();
     const x = { data: Float32Array.from({ length: N * C * H * W }, r), dims };
 
     // Warm-up (the first forward also compiles, and tells us the logits' shape for the labels).
@@ -134,15 +137,3 @@ export const benchCommand: Command = {
     return 0;
   },
 };
-
-/** Seeded uniform [0,1) generator (mulberry32): the same batch on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,26 +1,13 @@
 // results.json: the versioned, documented output of `robustscope attack` (see README "Results
 // schema"). The HTML report is generated from this file (and the gallery PNGs it names) alone.
 
+import type { SegMetrics } from '../metrics/confusion.js';
+
 export const RESULTS_SCHEMA = 'robustscope/results';
 export const RESULTS_VERSION = 1;
 
-/** Dataset-level segmentation metrics (fractions in [0,1]). */
-export interface Metrics {
-  /** Images with at least one labelled pixel. */
-  images: number;
-  /** Pooled pixel accuracy: all correct / all labelled pixels. */
-  aAcc: number;
-  /** Mean over classes present in the labels of per-class pixel accuracy. */
-  mAcc: number;
-  /** Mean over classes with union > 0 of intersection / union. */
-  mIoU: number;
-  /** Mean over images of per-image pixel accuracy (SEA's accuracy measure). */
-  meanImageAcc: number;
-  /** Per class IoU (null when the class has an empty union). */
-  perClassIoU: (number | null)[];
-  /** Per class accuracy (null when the class is absent from the labels). */
-  perClassAcc: (number | null)[];
-}
+/** Dataset-level segmentation metrics (fractions in [0,1]); defined with the metrics themselves. */
+export type Metrics = SegMetrics;
 
 export interface AttackMetrics extends Metrics {
   /** Wall-clock seconds spent in this attack at this radius (summed over batches). */

@@ -1,13 +1,9 @@
-// Deterministic PRNG for tests (mulberry32 + Box-Muller).
+// Deterministic PRNG for tests: the project's own Rng (mulberry32) as a plain function.
+import { Rng } from '../../src/util/random.js';
+
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 export function normal(r: () => number): number {
