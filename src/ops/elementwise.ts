@@ -274,10 +274,18 @@ const ops: OpDef[] = [
   ),
   {
     type: 'Dropout',
-    // Inference semantics (training-mode dropout belongs to the trainer): output = input, mask = ones.
+    // Opsets 7-11 held the ratio as an attribute (and is_test before 7); opset 12 made it an input.
+    upgrade: (c) => {
+      if (c.opset >= 12) return;
+      const r = c.node.attrs.ratio;
+      c.node.inputs = [c.node.inputs[0], r ? c.scalar(Number(r.value), c.type(c.node.inputs[0]).dtype) : ''];
+      delete c.node.attrs.ratio;
+      delete c.node.attrs.is_test;
+    },
+    // Without training_mode (or with a constant false) the op is the identity and its mask all ones.
     infer: (ctx) => [need(ctx, 0), { dtype: 'bool', shape: need(ctx, 0).shape }],
     nondiff: [1, 2],
-    vjp: (c) => [c.gy(0)],
+    vjp: dropoutVjp,
   },
   {
     type: 'Cast',
@@ -347,6 +355,37 @@ function minMaxVjp(c: VjpCtx, cmp: 'Greater' | 'Less'): (string | undefined)[] {
   const ga = c.emit('Where', [tie, half, c.emit('Where', [c.emit(cmp, [a, b]), g, z])]);
   const gb = c.emit('Where', [tie, half, c.emit('Where', [c.emit(cmp, [b, a]), g, z])]);
   return [c.wants(0) ? c.reduceTo(ga, c.type(a).shape) : undefined, c.wants(1) ? c.reduceTo(gb, c.type(b).shape) : undefined];
+}
+
+/**
+ * Training-mode Dropout: y = x * mask / (1 - ratio), so dX = g * mask / (1 - ratio), from the node's
+ * own mask output (the forward draws the mask; nothing else can reproduce it). Identity otherwise.
+ */
+function dropoutVjp(c: VjpCtx): (string | undefined)[] {
+  const g = c.gy(0) as string;
+  const tm = c.node.inputs[2];
+  if (!tm) return [g];
+  const tv = c.value(tm);
+  if (tv && toNumbers(tv).every((v) => v === 0)) return [g];
+  const mask = c.node.outputs[1];
+  if (!mask) c.fail('the gradient of training-mode Dropout needs its mask output (add a second output to the node, or run it with training_mode false)');
+  const dt = dtypeOf(c, g);
+  const rIn = c.node.inputs[1];
+  const rv = rIn ? c.value(rIn) : undefined;
+  let scale: string;
+  if (!rIn) scale = c.scalar(2, dt);
+  else if (rv) {
+    const r = toNumbers(rv)[0];
+    if (!(r >= 0 && r < 1)) c.fail(`ratio must be in [0, 1) for a gradient, got ${r}`);
+    scale = c.scalar(1 / (1 - r), dt);
+  } else scale = c.emit('Reciprocal', [c.emit('Sub', [c.scalar(1, dt), castIfNeeded(c, rIn, dt)])]);
+  // A runtime training_mode: false gives mask = ones and y = x, so the scale only applies when it is true.
+  if (!tv) scale = c.emit('Where', [tm, scale, c.scalar(1, dt)]);
+  return [c.emit('Mul', [c.emit('Mul', [g, c.emit('Cast', [mask], { to: dtypeCode(dt) })]), scale])];
+}
+
+function castIfNeeded(c: VjpCtx, name: string, dt: DType): string {
+  return c.type(name).dtype === dt ? name : c.emit('Cast', [name], { to: dtypeCode(dt) });
 }
 
 function attrF(c: VjpCtx, name: string, dflt: number): number {

@@ -1,5 +1,5 @@
-// Normalisations: Softmax, LogSoftmax, LayerNormalization, BatchNormalization (inference),
-// InstanceNormalization, LpNormalization.
+// Normalisations: Softmax, LogSoftmax, LayerNormalization, BatchNormalization (inference, and
+// training mode as emitted by the training engine), InstanceNormalization, LpNormalization.
 //
 // The backward passes of LayerNormalization and InstanceNormalization need xhat = (x - mean) / sigma
 // and 1/sigma. Both come from ONE extra LayerNormalization node with unit scale (its outputs 0 and
@@ -161,7 +161,9 @@ function layerNormVjp(c: VjpCtx): (string | undefined)[] {
 // ---------- BatchNormalization (inference mode) ----------
 
 const TRAINING_MSG =
-  'training-mode BatchNormalization (batch statistics, running mean/var outputs) belongs to the training engine, which is not yet supported; export the model in eval mode';
+  'training-mode BatchNormalization (batch statistics, running mean/var outputs) in an imported model is not supported: export the model in eval mode; the training engine (TrainableModel) switches BatchNormalization to batch statistics itself';
+
+const isTraining = (node: OpCtx['node']): boolean => attrNum(node.attrs, 'training_mode', 0) !== 0;
 
 /**
  * Older variants: `is_test` (opset 6) and `spatial` (opsets 6-8) are dropped. spatial=0 with
@@ -169,8 +171,10 @@ const TRAINING_MSG =
  * elementwise ops (this node becomes the final Add).
  */
 function upgradeBatchNorm(c: UpgradeCtx): void {
+  // Imported models run in inference mode (a model whose BN uses batch statistics would make attack
+  // results depend on the batch); only graphs built by the training engine hold training-mode nodes.
+  if (isTraining(c.node) || c.node.outputs.slice(1).some((o) => o !== '')) c.fail(TRAINING_MSG);
   if (c.opset >= 14) return;
-  if (c.node.outputs.slice(1).some((o) => o !== '')) c.fail(TRAINING_MSG);
   const spatial = attrNum(c.node.attrs, 'spatial', 1);
   delete c.node.attrs.spatial;
   delete c.node.attrs.is_test;
@@ -186,8 +190,9 @@ function upgradeBatchNorm(c: UpgradeCtx): void {
 }
 
 function inferBatchNorm(ctx: OpCtx): TypeInfo[] {
-  if (attrNum(ctx.node.attrs, 'training_mode', 0) !== 0) ctx.fail(TRAINING_MSG);
-  if (ctx.node.outputs.slice(1).some((o) => o !== '')) ctx.fail(TRAINING_MSG);
+  const training = isTraining(ctx.node);
+  if (!training && ctx.node.outputs.slice(1).some((o) => o !== '')) ctx.fail('running_mean/running_var outputs need training_mode=1');
+  if (ctx.node.outputs.length > 3) ctx.fail(`has ${ctx.node.outputs.length} outputs; opset 15+ defines at most 3 (Y, running_mean, running_var)`);
   const x = need(ctx, 0);
   if (!isFloat(x.dtype)) ctx.fail(`X must be float, got ${x.dtype}`);
   if (x.shape.length < 2) ctx.fail(`X must be [N, C, ...], got [${x.shape}]`);
@@ -197,10 +202,14 @@ function inferBatchNorm(ctx: OpCtx): TypeInfo[] {
     const t = need(ctx, k + 1);
     if (t.shape.length !== 1 || t.shape[0] !== ch) ctx.fail(`${what} must have shape [${ch}] (the channels of X), got [${t.shape}]`);
   });
-  return [x];
+  if (!training) return [x];
+  if (x.shape[0] * numel(x.shape.slice(2)) < 2) ctx.fail(`training mode needs more than one value per channel, X is [${x.shape}]`);
+  const stat = { dtype: need(ctx, 3).dtype, shape: [ch] };
+  return [x, stat, stat];
 }
 
 function batchNormVjp(c: VjpCtx): (string | undefined)[] {
+  if (isTraining(c.node)) return batchNormTrainingVjp(c);
   const g = c.gy(0) as string;
   const [x, scale, , mean, vr] = c.node.inputs;
   const t = c.type(x);
@@ -262,6 +271,90 @@ function batchNormVjp(c: VjpCtx): (string | undefined)[] {
     gVar = back(c.emit('Mul', [S(), k]), vr);
   }
   return [gx, gScale, gB, gMean, gVar];
+}
+
+/**
+ * Training mode (ONNX semantics, as onnxruntime runs it): with the batch statistics over (N, spatial)
+ *   mean = E[x], var = E[(x - mean)^2] (biased), inv = 1/sqrt(var + eps), xhat = (x - mean) * inv,
+ *   Y = xhat * scale + B, running_mean = input_mean * m + mean * (1 - m), running_var = input_var * m + var * (1 - m).
+ * The full VJP goes through the batch statistics:
+ *   dX = a * (gY - E[gY] - xhat * E[gY * xhat]) + (1-m)/n * gRm + 2(1-m)/n * gRv * (x - mean),   a = scale * inv
+ *   dscale = sum(gY * xhat), dB = sum(gY), dinput_mean = m * gRm, dinput_var = m * gRv.
+ * With momentum 0 the running outputs ARE the batch statistics (the training engine emits it so, and
+ * computes the running update itself): the rule then reuses them instead of recomputing.
+ */
+function batchNormTrainingVjp(c: VjpCtx): (string | undefined)[] {
+  const [x, scale] = c.node.inputs;
+  const t = c.type(x);
+  const dt = t.dtype;
+  const ch = t.shape[1];
+  const rank = t.shape.length;
+  const axes = [0, ...range(2, rank)];
+  const n = numel(t.shape) / ch;
+  const eps = attrNum(c.node.attrs, 'epsilon', 1e-5);
+  const m = attrNum(c.node.attrs, 'momentum', 0.9);
+  const bshape = [ch, ...range(2, rank).map(() => 1)];
+  const g = c.gy(0);
+  const gRm = c.gy(1) === undefined ? undefined : castTo(c, c.gy(1) as string, dt);
+  const gRv = c.gy(2) === undefined ? undefined : castTo(c, c.gy(2) as string, dt);
+  const ax = (): string => c.ints(axes);
+  const perChannel = (name: string): string => c.emit('Reshape', [name, c.ints(bshape)]);
+
+  let mean: string;
+  let vr: string;
+  if (m === 0 && c.y(1) && c.y(2)) {
+    mean = castTo(c, c.y(1), dt);
+    vr = castTo(c, c.y(2), dt);
+  } else {
+    mean = c.emit('ReduceMean', [x, ax()], { keepdims: 0 });
+    const xc = c.emit('Sub', [x, perChannel(mean)]);
+    vr = c.emit('ReduceMean', [c.emit('Mul', [xc, xc]), ax()], { keepdims: 0 });
+  }
+  const zeros = c.constant(tensorFromNumbers(dt, [ch], new Array<number>(ch).fill(0)), 'zeros');
+  const onesC = c.constant(ones(dt, [ch]), 'ones');
+  // xhat in one fused pass: inference BN with unit scale and the batch statistics.
+  let xhatC: string | undefined;
+  const xhat = (): string => {
+    xhatC ??= c.emit('BatchNormalization', [x, onesC, zeros, mean, vr], { epsilon: float(eps) });
+    return xhatC;
+  };
+  let sdC: string | undefined;
+  const sd = (): string => {
+    sdC ??= c.emit('Sqrt', [c.emit('Add', [vr, c.scalar(eps, dt)])]);
+    return sdC;
+  };
+  const sgx = g && (c.wants(0) || c.wants(1)) ? c.emit('ReduceSum', [c.emit('Mul', [g, xhat()]), ax()], { keepdims: 0 }) : undefined;
+  const sg = g && (c.wants(0) || c.wants(2)) ? c.emit('ReduceSum', [g, ax()], { keepdims: 0 }) : undefined;
+
+  let gx: string | undefined;
+  if (c.wants(0)) {
+    // dX = a * gY + c1 + xhat * c2 with per-channel a, c1, c2.
+    const c1: string[] = [];
+    const c2: string[] = [];
+    let a: string | undefined;
+    if (g) {
+      a = c.emit('Div', [castTo(c, scale, dt), sd()]);
+      const an = c.emit('Mul', [a, c.scalar(-1 / n, dt)]);
+      c1.push(c.emit('Mul', [an, sg as string]));
+      c2.push(c.emit('Mul', [an, sgx as string]));
+    }
+    if (gRm && m !== 1) c1.push(c.emit('Mul', [gRm, c.scalar((1 - m) / n, dt)]));
+    if (gRv && m !== 1) c2.push(c.emit('Mul', [c.emit('Mul', [gRv, sd()]), c.scalar((2 * (1 - m)) / n, dt)]));
+    const k1 = addAll(c, c1);
+    const k2 = addAll(c, c2);
+    const parts: string[] = [];
+    // a * gY + c1 as ONE inference BN (mean 0, var 1, epsilon 0: an exact per-channel affine map).
+    if (a) parts.push(c.emit('BatchNormalization', [g as string, a, k1 ?? zeros, zeros, onesC], { epsilon: float(0) }));
+    else if (k1) parts.push(c.emit('Expand', [perChannel(k1), c.ints(t.shape)]));
+    if (k2) parts.push(c.emit('Mul', [xhat(), perChannel(k2)]));
+    gx = addAll(c, parts);
+  }
+  const back = (name: string | undefined, to: string): string | undefined => (name === undefined ? undefined : castTo(c, name, c.type(to).dtype));
+  const gScale = c.wants(1) ? back(sgx, scale) : undefined;
+  const gB = c.wants(2) ? back(sg, c.x(2)) : undefined;
+  const gIm = c.wants(3) && gRm && m !== 0 ? back(c.emit('Mul', [gRm, c.scalar(m, dt)]), c.x(3)) : undefined;
+  const gIv = c.wants(4) && gRv && m !== 0 ? back(c.emit('Mul', [gRv, c.scalar(m, dt)]), c.x(4)) : undefined;
+  return [gx, gScale, gB, gIm, gIv];
 }
 
 // ---------- InstanceNormalization ----------
