@@ -28,7 +28,10 @@ export interface OracleOptions {
   classWeights?: number[];
 }
 
-export function makeOracle(model: RobustModel, dims: number[], labels: LabelBatch, opts: OracleOptions): Oracle {
+/** What an attack needs of a model: RobustModel, or a TrainableModel attacked during training. */
+export type Attackable = Pick<RobustModel, 'evaluate'>;
+
+export function makeOracle(model: Attackable, dims: number[], labels: LabelBatch, opts: OracleOptions): Oracle {
   const def = getLoss(opts.loss);
   const lossReq = (t: number, T: number) => ({ loss: opts.loss, ignoreIndex: opts.ignoreIndex, classWeights: opts.classWeights, extra: def.schedule?.(t, T) });
   const acc = (correct: Float32Array, labelled: Float32Array): Float64Array => Float64Array.from(correct, (c, i) => (labelled[i] > 0 ? c / labelled[i] : 0));

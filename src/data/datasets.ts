@@ -37,6 +37,8 @@ export interface Dataset {
   ids: string[];
   /** A fresh stream over the dataset each call. */
   samples(): AsyncIterable<Sample>;
+  /** One sample by index in dataset order (random access for training). */
+  get(index: number): Promise<Sample>;
 }
 
 interface Entry {
@@ -137,6 +139,11 @@ export function openDataset(opts: DatasetOptions): Dataset {
     count: entries.length,
     ids: entries.map((e) => e.id),
     samples: () => prefetched(entries, load),
+    get: (index) => {
+      const e = entries[index];
+      if (!e) throw new DatasetError(`sample index ${index} is outside the dataset (${entries.length} images)`);
+      return load(e);
+    },
   };
 }
 
