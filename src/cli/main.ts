@@ -9,8 +9,19 @@ import { demoCommand } from './demo.js';
 import { gradCommand } from './grad.js';
 import { inspectCommand } from './inspect.js';
 import { reportCommand } from './report.js';
+import { trainCommand } from './train.js';
 
-export const COMMANDS: Command[] = [demoCommand, attackCommand, reportCommand, dataCommand, classWeightsCommand, inspectCommand, gradCommand, benchCommand];
+export const COMMANDS: Command[] = [
+  demoCommand,
+  attackCommand,
+  trainCommand,
+  reportCommand,
+  dataCommand,
+  classWeightsCommand,
+  inspectCommand,
+  gradCommand,
+  benchCommand,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

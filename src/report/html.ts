@@ -19,7 +19,7 @@ export interface ReportOptions {
   title?: string;
 }
 
-const CSS = `
+export const REPORT_CSS = `
 :root{--fg:#1f2328;--muted:#59636e;--line:#d0d7de;--soft:#f6f8fa;--accent:#0969da}
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif;color:var(--fg);background:#fff}
@@ -235,7 +235,7 @@ export async function renderReport(results: Results[], opts: ReportOptions): Pro
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body><main>
 ${sections.join('\n')}
