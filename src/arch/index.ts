@@ -1,4 +1,5 @@
 // Architectures defined in TypeScript and emitted as plain ONNX (opset 21): see registry.ts.
+export { type CompactConfig, compactEncoder, skipDecoder } from './compact.js';
 export { type ConvNeXtConfig, convnextEncoder } from './convnext.js';
 export { classificationHead, type FcnHeadConfig, fcnHead, pickFeature } from './heads.js';
 export { fanOut, type Init, initValues, KAIMING, LINEAR, ONES, ZEROS } from './init.js';

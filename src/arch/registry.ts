@@ -7,14 +7,15 @@
 // same suffixes for the same encoder config, so `--map 'enc.*=backbone.*'` moves a classifier's encoder
 // into a segmentation model; decoders are 'dec.<...>' / 'aux.<...>', classifier heads 'head.<...>'.
 import { CANONICAL_IR_VERSION, CANONICAL_OPSET, type Model, tensorFromNumbers } from '../onnx/ir.js';
+import { type CompactConfig, compactEncoder, skipDecoder } from './compact.js';
 import { type ConvNeXtConfig, convnextEncoder } from './convnext.js';
 import { classificationHead, type FcnHeadConfig, fcnHead, pickFeature } from './heads.js';
 import { ArchError, type Feat, Net } from './net.js';
 import { type ResNetConfig, resnetEncoder } from './resnet.js';
 import { type UPerNetConfig, upernetDecoder } from './upernet.js';
 
-export type EncoderConfig = ResNetConfig | ConvNeXtConfig;
-export type DecoderConfig = ({ kind: 'fcn' } & FcnHeadConfig) | ({ kind: 'upernet' } & UPerNetConfig);
+export type EncoderConfig = ResNetConfig | ConvNeXtConfig | CompactConfig;
+export type DecoderConfig = ({ kind: 'fcn' } & FcnHeadConfig) | ({ kind: 'upernet' } & UPerNetConfig) | { kind: 'skip' };
 export type Task = 'segmentation' | 'classification';
 
 export interface SegmentationConfig {
@@ -67,6 +68,9 @@ export const CONVNEXT_TINY: ConvNeXtConfig = {
   layerScale: 1e-6,
 };
 
+/** The compact encoder of the bundled shapes models (~110k parameters with the skip decoder). */
+export const COMPACT: CompactConfig = { kind: 'compact', width: 16 };
+
 const ARCHS: ArchSpec[] = [
   {
     name: 'resnet-tiny-fcn',
@@ -92,6 +96,14 @@ const ARCHS: ArchSpec[] = [
     decoder: { kind: 'upernet', channels: 32, pools: [0, 2], inputNorm: true },
     aux: { channels: 32, from: -2 },
   },
+  {
+    name: 'compact-skip',
+    task: 'segmentation',
+    description: 'compact encoder (16-32-64, full-resolution stem) + one-skip decoder at 1/2: the bundled shapes models',
+    encoder: COMPACT,
+    decoder: { kind: 'skip' },
+  },
+  { name: 'compact-cls', task: 'classification', description: 'compact encoder + global pool + linear (PIR-AT backbone of compact-skip)', encoder: COMPACT },
   { name: 'resnet-tiny-cls', task: 'classification', description: 'ResNet-tiny + global pool + linear', encoder: RESNET_TINY },
   { name: 'convnext-tiny-cls', task: 'classification', description: 'ConvNeXt-tiny (conv stem) + global pool + LayerNorm + linear', encoder: CONVNEXT_TINY },
 ];
@@ -119,6 +131,7 @@ export function buildArch(name: string, opts: ArchOptions): Model {
 }
 
 function encode(net: Net, x: Feat, prefix: string, cfg: EncoderConfig): Feat[] {
+  if (cfg.kind === 'compact') return compactEncoder(net, x, prefix, cfg);
   return cfg.kind === 'resnet' ? resnetEncoder(net, x, prefix, cfg) : convnextEncoder(net, x, prefix, cfg);
 }
 
@@ -174,7 +187,12 @@ export function buildSegmentation(cfg: SegmentationConfig, opts: BuildOptions, n
   const K = opts.classes;
   const feats = encode(net, s.x, 'enc', cfg.encoder);
   const d = cfg.decoder;
-  const scores = d.kind === 'fcn' ? fcnHead(net, pickFeature(feats, d.from ?? -1, 'fcn head'), 'dec', d.channels, K) : upernetDecoder(net, feats, 'dec', d, K);
+  const scores =
+    d.kind === 'fcn'
+      ? fcnHead(net, pickFeature(feats, d.from ?? -1, 'fcn head'), 'dec', d.channels, K)
+      : d.kind === 'skip'
+        ? skipDecoder(net, feats, 'dec', K)
+        : upernetDecoder(net, feats, 'dec', d, K);
   net.rename(net.resizeLike(scores, image).name, 'logits');
   const shape = ['N', K, ...s.hw];
   const outputs = [{ name: 'logits', shape }];

@@ -32,8 +32,10 @@ const isFinite32 = (a: Float32Array) => a.every((v) => Number.isFinite(v));
 describe('registered architectures', () => {
   const archs = listArchs();
 
-  it('registers the five CPU-sized architectures', () => {
+  it('registers the seven CPU-sized architectures', () => {
     expect(archs.map((a) => a.name).sort()).toEqual([
+      'compact-cls',
+      'compact-skip',
       'convnext-tiny-cls',
       'convnext-tiny-upernet',
       'resnet-tiny-cls',
