@@ -23,7 +23,9 @@ lines.push('');
 lines.push('Command: `bash bench/pirat/run.sh` (defaults: AT/PIR-AT 12 epochs, clean 12, classifier 4). Data: `robustscope data shapes`');
 lines.push('64x64, train 1000 images (seed 1), held-out 64 (seed 2, used for model selection curves), test 32 (seed 3, used only');
 lines.push('for the final SEA); classifier pretraining on 2000 single-shape images (seed 11, held-out 200, seed 12).');
-lines.push('Architecture `compact-skip` (~110k parameters; full-resolution stem, one skip) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay');
+lines.push(
+  'Architecture `compact-skip` (~110k parameters; full-resolution stem, one skip) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay',
+);
 lines.push('on norms/biases), poly 1.0 after 1 epoch of linear warm-up, batch 8, augmentation (flip, scale 0.5-2, pad, crop, blur),');
 lines.push('100% adversarial batches PGD-CE eps 4/255, 2 steps of 0.01, zero init, model in eval mode while attacking.');
 lines.push('2 onnxruntime threads on the 2-core machine (shared with other jobs: wall times are upper bounds).');
@@ -35,14 +37,18 @@ lines.push('|---|---|---|---|---|---|---|');
 if (cls) {
   const e = cls.evals.at(-1);
   const tt = time('c-cls');
-  lines.push(`| classifier for (c): compact-cls, AT 4/255 | ${cls.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} | clean acc ${pct(e?.clean.acc)} | PGD-10 acc ${pct(e?.adv.acc)} | – | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`);
+  lines.push(
+    `| classifier for (c): compact-cls, AT 4/255 | ${cls.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} | clean acc ${pct(e?.clean.acc)} | PGD-10 acc ${pct(e?.adv.acc)} | – | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`,
+  );
 }
 for (const [k, name] of runs) {
   const l = logs[k];
   if (!l) continue;
   const e = l.evals.at(-1);
   const tt = time(k);
-  lines.push(`| ${name} | ${l.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : `${l.seconds.toFixed(0)} s`} | ${pct(e?.clean.mIoU)} | ${pct(e?.adv.mIoU)} | ${k === 'a-clean' ? '–' : (reach(l) ?? 'not reached')} | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`);
+  lines.push(
+    `| ${name} | ${l.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : `${l.seconds.toFixed(0)} s`} | ${pct(e?.clean.mIoU)} | ${pct(e?.adv.mIoU)} | ${k === 'a-clean' ? '–' : (reach(l) ?? 'not reached')} | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`,
+  );
 }
 lines.push('');
 lines.push('## Held-out robust mIoU (PGD-10, 4/255) during training');
@@ -51,7 +57,14 @@ const epochs = [...new Set(runs.flatMap(([k]) => logs[k]?.evals.map((e) => e.epo
 lines.push(`| epoch | ${runs.map(([, n]) => n).join(' | ')} |`);
 lines.push(`|---|${runs.map(() => '---').join('|')}|`);
 for (const ep of epochs)
-  lines.push(`| ${ep} | ${runs.map(([k]) => { const e = logs[k]?.evals.find((v) => v.epoch === ep); return e ? `${pct(e.clean.mIoU)} / ${pct(e.adv.mIoU)}` : ''; }).join(' | ')} |`);
+  lines.push(
+    `| ${ep} | ${runs
+      .map(([k]) => {
+        const e = logs[k]?.evals.find((v) => v.epoch === ep);
+        return e ? `${pct(e.clean.mIoU)} / ${pct(e.adv.mIoU)}` : '';
+      })
+      .join(' | ')} |`,
+  );
 lines.push('');
 lines.push('(clean / PGD mIoU, %)');
 lines.push('');
@@ -65,6 +78,8 @@ for (const [k, name] of runs) {
   const r = sea[k];
   if (!r) continue;
   const tt = time(`sea-${k}`);
-  lines.push(`| ${name} | ${pct(r.clean.aAcc)} / ${pct(r.clean.mIoU)} | ${r.byEps.map((e) => `${pct(e.worst.acc)} / ${pct(e.worst.mIoU)}`).join(' | ')} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} |`);
+  lines.push(
+    `| ${name} | ${pct(r.clean.aAcc)} / ${pct(r.clean.mIoU)} | ${r.byEps.map((e) => `${pct(e.worst.acc)} / ${pct(e.worst.mIoU)}`).join(' | ')} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} |`,
+  );
 }
 console.log(lines.join('\n'));

@@ -9,11 +9,13 @@ import { demoCommand } from './demo.js';
 import { gradCommand } from './grad.js';
 import { inspectCommand } from './inspect.js';
 import { reportCommand } from './report.js';
+import { semanticCommand } from './semantic.js';
 import { trainCommand } from './train.js';
 
 export const COMMANDS: Command[] = [
   demoCommand,
   attackCommand,
+  semanticCommand,
   trainCommand,
   reportCommand,
   dataCommand,
