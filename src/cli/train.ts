@@ -42,6 +42,8 @@ from its last finished epoch when re-run with the same command, with identical r
   --power P               poly decay power (default 1.0)
   --batch N               images per step (default 8)
   --crop S                training crop (default: the first image's short side)
+  --aug-scale MIN,MAX     random scale range of the short side (default 0.5,2 as in pirat.md; 1,1 = off)
+  --no-blur               no random Gaussian blur (default: p 0.5, radius U(0,1))
   --aux-weight W          weight of the 'aux_logits' head's CE when the model has one (default 0.4)
   --eval-every N          evaluate on --val every N epochs and after the last (default 1)
   --eval-eps E            PGD radius of the evaluation, /255 (default: the --adv eps, else 4)
@@ -77,6 +79,14 @@ export function parseAdv(spec: string | undefined): TrainConfig['adv'] {
   return { eps: kv.eps / 255, steps: kv.steps, stepSize: kv.step };
 }
 
+function parseScale(v: string | undefined): [number, number] {
+  if (v === undefined) return [0.5, 2];
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x > 0) || parts[0] > parts[1])
+    throw new UsageError(`--aug-scale must be MIN,MAX with 0 < MIN <= MAX, got '${v}'`);
+  return [parts[0], parts[1]];
+}
+
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
@@ -104,6 +114,8 @@ export const trainCommand: Command = {
       power: { type: 'string' },
       batch: { type: 'string' },
       crop: { type: 'string' },
+      'aug-scale': { type: 'string' },
+      'no-blur': { type: 'boolean' },
       'aux-weight': { type: 'string' },
       'eval-every': { type: 'string' },
       'eval-eps': { type: 'string' },
@@ -179,7 +191,7 @@ export const trainCommand: Command = {
       adv,
       auxWeight: num(p, 'aux-weight', 0.4, (v) => v >= 0),
       auxOutput: 'aux_logits',
-      augment: { scaleRange: [0.5, 2], flipP: 0.5, blurP: 0.5 },
+      augment: { scaleRange: parseScale(str(p, 'aug-scale')), flipP: 0.5, blurP: flag(p, 'no-blur') ? 0 : 0.5 },
       eval: {
         every: val ? int(p, 'eval-every', 1, 0) : 0,
         eps: num(p, 'eval-eps', adv ? adv.eps * 255 : 4, (v) => v >= 0) / 255,
