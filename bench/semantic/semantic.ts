@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildArch } from '../../src/arch/index.js';
+import { buildArch, buildClassifier } from '../../src/arch/index.js';
 import { semanticDemo } from '../../src/cli/semantic-demo.js';
 import { loadModel, RobustModel } from '../../src/runtime/model.js';
 import { DEFAULT_GRID_2D, parseGrid } from '../../src/semantic/grid.js';
@@ -81,6 +81,14 @@ for (const b of bundled) {
 // Same architecture at 224x224 input (untrained weights: the cost does not depend on them), coarser grid.
 const big = RobustModel.fromOnnx(buildArch('resnet-tiny-cls', { classes: 10, seed: 0, inputSize: 224 }), { threads });
 await mapRow('resnet-tiny-cls (untrained)', big, 224, 'az=0:360:6,el=-10:90:6', 0);
+// A network of the paper's scale (ResNet-18 layout: 7x7 stem + max pool, 64-128-256-512, 2 blocks per
+// stage; the paper's ResNet50 costs more still), untrained, 224x224: the share a real classifier sees.
+const resnet18 = buildClassifier(
+  { kind: 'resnet', stem: { channels: 64, kernel: 7, stride: 2, maxPool: true }, widths: [64, 128, 256, 512], depths: [2, 2, 2, 2] },
+  { classes: 10, seed: 0, inputSize: 224 },
+  'resnet18-layout-cls',
+);
+await mapRow('ResNet-18 layout (untrained)', RobustModel.fromOnnx(resnet18, { threads }), 224, 'az=0:360:30,el=-10:90:20', 0);
 
 // Renders per second: ~10k triangles at 224x224, 2x supersampling, one core, over 1020 views of the grid.
 const t13 = normalizeMesh(teapot(13));

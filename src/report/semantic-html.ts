@@ -146,6 +146,8 @@ export function semanticMapSvg(map: SemanticMapRecord, regions: SemanticRegions 
     const iy = nd === 2 ? regions.axes.indexOf(map.dims[1].name) : -1;
     if (ix >= 0 && (nd === 1 || iy >= 0))
       for (const r of regions.items) {
+        // Image runs: a region belongs to one image's map only.
+        if (r.subject !== undefined && r.subject !== map.subject) continue;
         const st = styleOf(r.method);
         const x0 = sx(Math.min(r.a[ix], r.b[ix]));
         const x1 = sx(Math.max(r.a[ix], r.b[ix]));
@@ -209,19 +211,23 @@ function legend(regions: SemanticRegions): string {
 function regionsTables(r: SemanticResults): string {
   const g = r.regions;
   if (!g) return '';
-  const head = `<tr><th class="l">method</th><th class="l">start (${esc(g.axes.join(', '))})</th>${g.axes.map((a) => `<th>${esc(a)} from</th><th>${esc(a)} to</th>`).join('')}<th>volume ratio</th><th>iterations</th><th>evaluations</th><th>time</th><th class="l">trace</th></tr>`;
+  const bySubject = g.items.some((it) => it.subject !== undefined);
+  const subjectCell = (it: SemanticRegionRecord) => (bySubject ? `<td class="l">${esc(it.subject ?? '')}</td>` : '');
+  const head = `<tr>${bySubject ? '<th class="l">image</th>' : ''}<th class="l">method</th><th class="l">start (${esc(g.axes.join(', '))})</th>${g.axes.map((a) => `<th>${esc(a)} from</th><th>${esc(a)} to</th>`).join('')}<th>volume ratio</th><th>iterations</th><th>evaluations</th><th>time</th><th class="l">trace</th></tr>`;
   const rows = g.items.map(
     (it) =>
-      `<tr><td class="l">${esc(it.method)}</td><td class="l">(${esc(it.start.map((v) => fmt(v)).join(', '))})</td>${g.axes.map((_, i) => `<td>${esc(fmt(it.a[i]))}</td><td>${esc(fmt(it.b[i]))}</td>`).join('')}<td>${esc(pct(it.volumeRatio))}</td><td>${esc(it.iterations)}</td><td>${esc(it.evaluations)}</td><td>${esc(fmtSeconds(it.seconds))}</td><td class="l"><code>${esc(it.trace)}</code></td></tr>`,
+      `<tr>${subjectCell(it)}<td class="l">${esc(it.method)}</td><td class="l">(${esc(it.start.map((v) => fmt(v)).join(', '))})</td>${g.axes.map((_, i) => `<td>${esc(fmt(it.a[i]))}</td><td>${esc(fmt(it.b[i]))}</td>`).join('')}<td>${esc(pct(it.volumeRatio))}</td><td>${esc(it.iterations)}</td><td>${esc(it.evaluations)}</td><td>${esc(fmtSeconds(it.seconds))}</td><td class="l"><code>${esc(it.trace)}</code></td></tr>`,
   );
   const srvrRows = Object.entries(g.srvr).map(
     ([m, v]) => `<tr><td class="l">${esc(m)}</td><td>${esc(pct(v))}</td><td>${esc(g.items.filter((i) => i.method === m).length)}</td></tr>`,
   );
   const c = g.config;
   const domain = g.axes.map((a, i) => `${a} [${fmt(g.domain[i][0])}, ${fmt(g.domain[i][1])})`).join(' × ');
+  const steps = c.fdStep;
+  const fdText = Array.isArray(steps) ? g.axes.map((a, i) => `${a} ${fmt(steps[i])}`).join(', ') : fmt(steps);
   return [
     '<section id="regions"><h2>Robust regions</h2>',
-    `<p class="caption">Domain ${esc(domain)}. ${esc(c.iterations)} iterations, η ${esc(fmt(c.eta))}, α ${esc(fmt(c.alpha))}, β ${esc(fmt(c.beta))}, λ ${esc(fmt(c.lambda))}, finite-difference step ${esc(fmt(c.fdStep))}; ${c.referenceQuirks ? '<b>reference quirks on</b> (G = −∇f for OIR_W/trap, regions not clipped)' : 'corrected mode (regions clipped to the domain, G = +∇f)'}. Out-of-domain points: ${esc(c.outOfDomain)}.</p>`,
+    `<p class="caption">Domain ${esc(domain)}. ${esc(c.iterations)} iterations, η ${esc(fmt(c.eta))}, α ${esc(fmt(c.alpha))}, β ${esc(fmt(c.beta))}, λ ${esc(fmt(c.lambda))}, ${c.grad === 'exact' ? 'exact gradients through the graph for OIR_W/trap' : `finite-difference step ${esc(fdText)}`}; ${c.referenceQuirks ? '<b>reference quirks on</b> (G = −∇f for OIR_W/trap, regions not clipped)' : 'corrected mode (regions clipped to the domain, G = +∇f)'}. Out-of-domain points: ${esc(c.outOfDomain)}.</p>`,
     `<table class="srvr"><thead><tr><th class="l">method</th><th>SRVR</th><th>regions</th></tr></thead><tbody>${srvrRows.join('')}</tbody></table>`,
     '<p class="caption">SRVR: mean over the start points of Vol(region ∩ domain) / Vol(domain).</p>',
     `<table class="regions"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`,
@@ -279,7 +285,10 @@ export function renderSemanticSections(r: SemanticResults): string {
       : '';
   return [
     `<section id="run"><h2>Run</h2><div class="card"><dl>${rows.join('')}</dl></div></section>`,
-    `<section id="maps"><h2>Semantic map${r.maps.length > 1 ? 's' : ''}</h2>${r.regions ? legend(r.regions) : ''}${figures.join('')}${more}${mapTable}<p class="caption">Colour: f from 0 (dark) to the map's maximum (yellow)${r.regions ? '; rectangles: robust regions, dots: their start points' : ''}.</p></section>`,
+    // No map (e.g. regions over more than two image parameters): the regions table only.
+    r.maps.length === 0
+      ? ''
+      : `<section id="maps"><h2>Semantic map${r.maps.length > 1 ? 's' : ''}</h2>${r.regions ? legend(r.regions) : ''}${figures.join('')}${more}${mapTable}<p class="caption">Colour: f from 0 (dark) to the map's maximum (yellow)${r.regions ? '; rectangles: robust regions, dots: their start points' : ''}.</p></section>`,
     regionsTables(r),
   ].join('\n');
 }
@@ -298,7 +307,7 @@ export function renderSemanticReport(r: SemanticResults, title?: string): string
 </head>
 <body><main>
 <header><h1>${esc(t)}</h1><p class="sub">Score f over semantic parameters (${esc(r.space === 'viewpoint' ? 'camera viewpoint of a rendered mesh' : 'image transforms of dataset images')})${r.regions ? ' and the robust regions found around start points' : ''}.</p>
-<nav><a href="#run">Run</a><a href="#maps">Maps</a>${r.regions ? '<a href="#regions">Regions</a>' : ''}</nav></header>
+<nav><a href="#run">Run</a>${r.maps.length ? '<a href="#maps">Maps</a>' : ''}${r.regions ? '<a href="#regions">Regions</a>' : ''}</nav></header>
 ${renderSemanticSections(r)}
 <footer>Generated by robustscope ${esc(r.robustscopeVersion)} from semantic.json (${esc(r.schema)} v${esc(r.version)}). Self-contained: no scripts, no network.</footer>
 </main></body>

@@ -38,6 +38,8 @@ export interface SemanticMapRecord {
 
 export interface SemanticRegionRecord {
   method: 'naive' | 'oir_b' | 'oir_w' | 'trap';
+  /** Image runs: the dataset image id the region was found on (regions of a map's subject are drawn on it). */
+  subject?: string;
   /** Start point u0, one value per region axis. */
   start: number[];
   a: number[];
@@ -53,7 +55,7 @@ export interface SemanticRegionRecord {
 }
 
 export interface SemanticRegions {
-  /** Names of the region axes (az, el). */
+  /** Names of the region axes (az, el; or image parameters such as rotation, brightness). */
   axes: string[];
   /** [lo, hi] per axis. */
   domain: [number, number][];
@@ -64,7 +66,10 @@ export interface SemanticRegions {
     alpha: number;
     beta: number;
     lambda: number;
-    fdStep: number;
+    /** Finite-difference step: one for every axis, or one per axis (image runs). */
+    fdStep: number | number[];
+    /** How df/du was computed for oir_w/trap: central finite differences or exactly through the graph. */
+    grad?: 'fd' | 'exact';
     referenceQuirks: boolean;
     /** How points outside the renderer's domain are evaluated (outer corners, FD shifts, unclipped regions). */
     outOfDomain: string;
