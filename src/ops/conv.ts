@@ -9,7 +9,7 @@
 //   d big -> small  (ConvTranspose input grad):  Conv, end pad trimmed by the extra rows
 //   d weight:  Conv of the big tensor (batch<->channel swapped) with the small one as the kernel,
 //              stride<->dilation exchanged, cropped to the kernel size when rows were never read.
-import { attrFloat, attrInt, attrInts, attrString, type Node } from '../onnx/ir.js';
+import { attrFloat, attrInt, attrInts, attrString, type Node, tensorFromNumbers } from '../onnx/ir.js';
 import { float, type OpCtx, type OpDef, registerOps, type TypeInfo, type VjpCtx } from './registry.js';
 import { broadcastShapes, need } from './util.js';
 
@@ -224,9 +224,22 @@ function bigToSmall(c: VjpCtx, g: string, w: string, v: ConvView): string {
 }
 
 /**
+ * Below this many output positions per image the one-hot im2col Conv's overhead outweighs the GEMM's
+ * gain (measured at batch 8: 8x8 outputs are slower than the Conv rule, 16x16 and up 1.5-3x faster).
+ */
+const IM2COL_MIN_POSITIONS = 128;
+
+const numel = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** A 1x1, stride-1, unpadded view: the conv input is its own im2col. */
+const isIdentityView = (v: ConvView): boolean =>
+  v.kernel.every((k) => k === 1) && v.strides.every((s) => s === 1) && v.padsBegin.every((p) => p === 0) && v.padsEnd.every((p, i) => p - v.extra[i] <= 0);
+
+/**
  * Weight gradient of the conv view: dW[o, ci, k] = sum_{n, p} big_pad[n, g*Cg+ci, p*s + k*d] * small[n, o, p].
- * As one Conv: batch = Cg, channels = (group, N), kernel = small with channels (group, Og) x N,
- * stride = d, dilation = s, same pads (end pad trimmed by the unread rows), then [Cg, O, k] -> [O, Cg, k].
+ * Ungrouped float convs go through im2col + GEMM (im2colWeightGrad); the rest as one Conv: batch = Cg,
+ * channels = (group, N), kernel = small with channels (group, Og) x N, stride = d, dilation = s, same pads
+ * (end pad trimmed by the unread rows), then [Cg, O, k] -> [O, Cg, k].
  */
 function weightGrad(c: VjpCtx, big: string, small: string, v: ConvView, wShape: number[]): string {
   const bs = c.type(big).shape;
@@ -238,6 +251,9 @@ function weightGrad(c: VjpCtx, big: string, small: string, v: ConvView, wShape: 
   const bSp = bs.slice(2);
   const sSp = ss.slice(2);
   const sp = (k: number): number[] => bSp.map((_, i) => i + k);
+  const dt = c.type(big).dtype;
+  if (G === 1 && (dt === 'float32' || dt === 'float64') && (isIdentityView(v) || numel(sSp) >= IM2COL_MIN_POSITIONS))
+    return im2colWeightGrad(c, big, small, v, wShape);
   // big [N, G*Cg, S] -> [Cg, G*N, S]
   const b5 = reshapeTo(c, big, [N, G, cg, ...bSp]);
   const bT = reshapeTo(c, permute(c, b5, [2, 1, 0, ...sp(3)]), [cg, G * N, ...bSp]);
@@ -257,6 +273,43 @@ function weightGrad(c: VjpCtx, big: string, small: string, v: ConvView, wShape: 
   return out;
 }
 
+/**
+ * Ungrouped weight gradient as im2col + GEMM, the forward's GEMM cost (the Conv formulation above runs a
+ * thin GEMM behind a huge-kernel im2col, measured ~2.5x slower on 3x3 layers):
+ *   cols[n, ci*K + k, p] = big_pad[n, ci, p*s + k*d]   (one depthwise Conv with fixed one-hot kernels,
+ *                                                       the view's geometry; x itself for 1x1/stride 1/no pad)
+ *   dW^T[ci*K + k, o] = sum_n cols[n] . small[n]^T      (batched MatMul, then a sum over the batch)
+ * Same products and sums as the definition, only the summation order differs (float rounding).
+ */
+function im2colWeightGrad(c: VjpCtx, big: string, small: string, v: ConvView, wShape: number[]): string {
+  const { dtype, shape: bs } = c.type(big);
+  const ss = c.type(small).shape;
+  const [N, C] = bs;
+  const O = ss[1];
+  const K = numel(v.kernel);
+  const P = numel(ss.slice(2));
+  const pe = v.padsEnd.map((p, i) => Math.max(0, p - v.extra[i]));
+  let cols: string;
+  if (isIdentityView(v)) cols = big;
+  else {
+    const hot = new Array<number>(C * K * K).fill(0);
+    for (let ci = 0; ci < C; ci++) for (let k = 0; k < K; k++) hot[(ci * K + k) * K + k] = 1;
+    const kernel = c.constant(tensorFromNumbers(dtype, [C * K, 1, ...v.kernel], hot), 'conv_im2col');
+    cols = c.emit('Conv', [big, kernel], {
+      strides: v.strides,
+      dilations: v.dilations,
+      pads: [...v.padsBegin, ...pe],
+      group: C > 1 ? C : undefined,
+    });
+  }
+  const got = c.type(cols).shape.slice(2);
+  if (got.some((d, i) => d !== ss[i + 2])) c.fail(`internal: im2col [${got}] does not match the gradient's spatial dims [${ss.slice(2)}]`);
+  const smallT = c.emit('Transpose', [reshapeTo(c, small, [N, O, P])], { perm: [0, 2, 1] });
+  const prod = c.emit('MatMul', [reshapeTo(c, cols, [N, C * K, P]), smallT]);
+  const summed = N > 1 ? c.emit('ReduceSum', [prod, c.ints([0])], { keepdims: 0 }) : reshapeTo(c, prod, [C * K, O]);
+  return reshapeTo(c, c.emit('Transpose', [summed], { perm: [1, 0] }), wShape);
+}
+
 function biasGrad(c: VjpCtx, g: string): string {
   const rank = c.type(g).shape.length;
   const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
@@ -264,32 +317,47 @@ function biasGrad(c: VjpCtx, g: string): string {
 }
 
 /**
- * Stride-1 Conv input gradient as a plain Conv with the weights flipped and in/out channels swapped,
- * computed at build time when the weights are constant (attacks). onnxruntime runs Conv much faster
- * than ConvTranspose (NCHWc kernels): measured 2-3x on 3x3 layers, ~5x on depthwise, 3x grouped.
+ * Stride-1 Conv input gradient as a plain Conv with the weights flipped and in/out channels swapped.
+ * onnxruntime runs Conv much faster than ConvTranspose (NCHWc kernels): measured 2-3x on 3x3 layers,
+ * ~5x on depthwise, 3x grouped; ~2x with runtime weights (training, where the flip is a Slice with
+ * negative steps and a Transpose of the small weight tensor). Constant weights (attacks) are flipped
+ * at build time.
  */
 function flippedConvInputGrad(c: VjpCtx, g: string, w: string, v: ConvView): string | undefined {
-  // Weights that receive a gradient are trained: never bake their current value into the graph.
-  const wt = c.wants(1) ? undefined : c.value(w);
-  if (!wt || v.strides.some((s) => s !== 1) || (wt.dtype !== 'float32' && wt.dtype !== 'float64')) return undefined;
+  const { dtype, shape } = c.type(w);
+  if (v.strides.some((s) => s !== 1) || (dtype !== 'float32' && dtype !== 'float64')) return undefined;
   const dk = v.kernel.map((k, i) => dilated(k, v.dilations[i]));
   // Pads of the adjoint are dk-1-p; a pad beyond the dilated kernel would need a negative one.
   if (v.padsBegin.some((p, i) => p > dk[i] - 1) || v.padsEnd.some((p, i) => p > dk[i] - 1)) return undefined;
-  const [O, cg] = wt.dims;
+  const [O, cg] = shape;
   const G = v.group;
   const og = O / G;
-  const K = v.kernel.reduce((a, b) => a * b, 1);
-  const src = wt.data as Float32Array | Float64Array;
-  const dst = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(src.length);
-  // Reversing the flattened spatial index flips every spatial axis at once.
-  for (let gi = 0; gi < G; gi++)
-    for (let o = 0; o < og; o++)
-      for (let ci = 0; ci < cg; ci++) {
-        const from = ((gi * og + o) * cg + ci) * K;
-        const to = ((gi * cg + ci) * og + o) * K;
-        for (let k = 0; k < K; k++) dst[to + K - 1 - k] = src[from + k];
-      }
-  const flipped = c.constant({ dtype: wt.dtype, dims: [G * cg, og, ...v.kernel], data: dst }, 'conv_wflip');
+  const sp = v.kernel.map((_, i) => i + 2);
+  // Weights that receive a gradient are trained: never bake their current value into the graph.
+  const wt = c.wants(1) ? undefined : c.value(w);
+  // With runtime weights the flip costs two small kernels: not worth it on tiny maps (measured at 8x8).
+  if (!wt && numel(v.big) < IM2COL_MIN_POSITIONS) return undefined;
+  let flipped: string;
+  if (wt) {
+    const K = numel(v.kernel);
+    const src = wt.data as Float32Array | Float64Array;
+    const dst = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(src.length);
+    // Reversing the flattened spatial index flips every spatial axis at once.
+    for (let gi = 0; gi < G; gi++)
+      for (let o = 0; o < og; o++)
+        for (let ci = 0; ci < cg; ci++) {
+          const from = ((gi * og + o) * cg + ci) * K;
+          const to = ((gi * cg + ci) * og + o) * K;
+          for (let k = 0; k < K; k++) dst[to + K - 1 - k] = src[from + k];
+        }
+    flipped = c.constant({ dtype: wt.dtype, dims: [G * cg, og, ...v.kernel], data: dst }, 'conv_wflip');
+  } else {
+    const big = -(2 ** 62);
+    const rev = c.emit('Slice', [w, c.ints(sp.map(() => -1)), c.ints(sp.map(() => big)), c.ints(sp), c.ints(sp.map(() => -1))]);
+    // [G*og, cg, k] -> [G, og, cg, k] -> [G, cg, og, k] -> [G*cg, og, k]
+    const w5 = reshapeTo(c, rev, [G, og, cg, ...v.kernel]);
+    flipped = reshapeTo(c, permute(c, w5, [0, 2, 1, ...sp.map((a) => a + 1)]), [G * cg, og, ...v.kernel]);
+  }
   return c.emit('Conv', [g, flipped], {
     dilations: v.dilations,
     pads: [...v.padsBegin.map((p, i) => dk[i] - 1 - p), ...v.padsEnd.map((p, i) => dk[i] - 1 - p)],

@@ -136,7 +136,9 @@ describe('gradients against finite differences (tiny configs)', () => {
       ['enc.layer1.0.bn1.bias', 3e-4],
       ['enc.layer2.0.conv2.weight', 3e-4],
       ['dec.lateral.0.conv.weight', 3e-4],
-      ['dec.ppm.0.bn.weight', 3e-4],
+      // h = 1e-3: at 3e-4 the loss difference is ~26 float32 steps of a loss near 1.4, so one rounding
+      // step of the loss moves the estimate by ~4% (the gradient itself agrees to 7 digits).
+      ['dec.ppm.0.bn.weight', 1e-3],
     ];
     const err = await fdCheck(m, true, probes, { reduction: 'mean' }, 'argmax');
     // Batch statistics over ReLU outputs of 4-channel layers make the loss far more curved than in eval
