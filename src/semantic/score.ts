@@ -4,6 +4,8 @@
 // - 'miou': per image, mean over the classes present in its label map of IoU_c = |P_c ∩ G_c| / |P_c ∪ G_c|,
 //   counted over labelled pixels only (pixels with the ignore index are in neither set).
 // An image with no labelled pixel (e.g. translated out of view) scores 0: nothing there is right.
+
+import { argmaxClasses } from '../metrics/argmax.js';
 import type { ForwardResult, ImageBatch } from '../runtime/model.js';
 
 export class ScoreError extends Error {}
@@ -46,29 +48,10 @@ function checkSegmentation(logits: Float32Array, dims: readonly number[], labels
   return [N, K, H * W];
 }
 
-/** Argmax class per pixel (first maximum on ties) of logits [N,K,P] flattened. */
-function argmaxPixels(logits: Float32Array, N: number, K: number, P: number): Int32Array {
-  const pred = new Int32Array(N * P);
-  for (let n = 0; n < N; n++)
-    for (let p = 0; p < P; p++) {
-      let best = 0;
-      let bv = logits[n * K * P + p];
-      for (let k = 1; k < K; k++) {
-        const v = logits[(n * K + k) * P + p];
-        if (v > bv) {
-          bv = v;
-          best = k;
-        }
-      }
-      pred[n * P + p] = best;
-    }
-  return pred;
-}
-
 /** Per image correct / labelled pixels (0 when nothing is labelled). */
 export function pixelAccuracy(logits: Float32Array, dims: readonly number[], labels: Int32Array, ignoreIndex = 255): Float64Array {
   const [N, K, P] = checkSegmentation(logits, dims, labels, 'pixel-acc');
-  const pred = argmaxPixels(logits, N, K, P);
+  const pred = argmaxClasses(logits, [N, K, P]);
   const out = new Float64Array(N);
   for (let n = 0; n < N; n++) {
     let correct = 0;
@@ -86,7 +69,7 @@ export function pixelAccuracy(logits: Float32Array, dims: readonly number[], lab
 /** Per image mean IoU over the classes present in its labels (ignore pixels excluded; 0 when nothing is labelled). */
 export function meanIoU(logits: Float32Array, dims: readonly number[], labels: Int32Array, ignoreIndex = 255): Float64Array {
   const [N, K, P] = checkSegmentation(logits, dims, labels, 'miou');
-  const pred = argmaxPixels(logits, N, K, P);
+  const pred = argmaxClasses(logits, [N, K, P]);
   const out = new Float64Array(N);
   const inter = new Float64Array(K);
   const gt = new Float64Array(K);

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { argmaxClasses } from '../metrics/argmax.js';
 import { decodeModel, encodeModel } from '../onnx/codec.js';
 import type { Model as OnnxModel } from '../onnx/ir.js';
 import { readOnnxFile } from '../onnx/load.js';
@@ -341,25 +342,4 @@ export async function evaluateSplit(model: TrainableModel, val: TrainData, c: Tr
     return { acc: a, mIoU: m > 0 ? sum / m : 0 };
   };
   return { epoch, clean: metric('clean'), adv: metric('adv'), eps: c.eval.eps, steps: c.eval.steps, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** argmax over axis 1 of [N, K, ...spatial]. */
-export function argmaxClasses(logits: Float32Array, dims: number[]): Int32Array {
-  const [N, K] = dims;
-  const S = dims.slice(2).reduce((a, b) => a * b, 1);
-  const out = new Int32Array(N * S);
-  for (let n = 0; n < N; n++)
-    for (let s = 0; s < S; s++) {
-      let best = 0;
-      let bv = logits[n * K * S + s];
-      for (let k = 1; k < K; k++) {
-        const v = logits[(n * K + k) * S + s];
-        if (v > bv) {
-          bv = v;
-          best = k;
-        }
-      }
-      out[n * S + s] = best;
-    }
-  return out;
 }

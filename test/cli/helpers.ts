@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
-import type { Dim, Model, Node, Tensor } from '../../src/onnx/ir.js';
+import { type Dim, type Model, type Node, type Tensor, tensorFromNumbers } from '../../src/onnx/ir.js';
 
 export interface RunResult {
   code: number;
@@ -59,4 +59,27 @@ export function writeModel(dir: string, name: string, m: Model): string {
   const p = join(dir, name);
   writeFileSync(p, encodeModel(m));
   return p;
+}
+
+/**
+ * A 3-class classifier whose logits have a closed form in the image's channel means:
+ * logits = W * mean_c(x) + B (GlobalAveragePool -> Flatten -> Gemm). Written to DIR/NAME.
+ */
+export function writeGapClassifier(dir: string, name: string, W: number[][], B: number[]): string {
+  return writeModel(
+    dir,
+    name,
+    model({
+      nodes: [
+        node('gap', 'GlobalAveragePool', ['x'], ['gap']),
+        node('flat', 'Flatten', ['gap'], ['flat']),
+        node('fc', 'Gemm', ['flat', 'W', 'B'], ['logits'], { transB: { type: 'int', value: 1 } }),
+      ],
+      output: 'logits',
+      initializers: [
+        ['W', tensorFromNumbers('float32', [W.length, W[0].length], W.flat())],
+        ['B', tensorFromNumbers('float32', [B.length], B)],
+      ],
+    }),
+  );
 }

@@ -8,10 +8,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labelPng, rgbPng } from '../../src/data/image.js';
-import { tensorFromNumbers } from '../../src/onnx/ir.js';
 import { findRegion, type RegionMethod } from '../../src/semantic/regions.js';
 import type { SemanticResults } from '../../src/semantic/results.js';
-import { model, node, run, tempDir, writeModel } from './helpers.js';
+import { run, tempDir, writeGapClassifier } from './helpers.js';
 
 const W = [
   [4, 1, 1],
@@ -20,22 +19,7 @@ const W = [
 ];
 const B = [-2, 0.3, 0.5];
 const dir = tempDir('rs-cli-semantic-img-regions-');
-const modelPath = writeModel(
-  dir,
-  'tiny.onnx',
-  model({
-    nodes: [
-      node('gap', 'GlobalAveragePool', ['x'], ['gap']),
-      node('flat', 'Flatten', ['gap'], ['flat']),
-      node('fc', 'Gemm', ['flat', 'W', 'B'], ['logits'], { transB: { type: 'int', value: 1 } }),
-    ],
-    output: 'logits',
-    initializers: [
-      ['W', tensorFromNumbers('float32', [3, 3], W.flat())],
-      ['B', tensorFromNumbers('float32', [3], B)],
-    ],
-  }),
-);
+const modelPath = writeGapClassifier(dir, 'tiny.onnx', W, B);
 
 const softmax = (z: number[]) => {
   const mx = Math.max(...z);

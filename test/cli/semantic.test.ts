@@ -9,12 +9,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labelPng, rgbPng } from '../../src/data/image.js';
-import { tensorFromNumbers } from '../../src/onnx/ir.js';
 import { loadMesh, writeObj } from '../../src/semantic/mesh.js';
 import { renderImage } from '../../src/semantic/render.js';
 import type { SemanticResults } from '../../src/semantic/results.js';
 import { pixelLinearOnnx } from '../harness/tiny-models.js';
-import { model, node, run, tempDir, writeModel } from './helpers.js';
+import { run, tempDir, writeGapClassifier, writeModel } from './helpers.js';
 
 const W = [
   [4, 1, 1],
@@ -23,22 +22,7 @@ const W = [
 ];
 const B = [-2, 0.3, 0.5];
 const dir = tempDir('rs-cli-semantic-');
-const modelPath = writeModel(
-  dir,
-  'tiny.onnx',
-  model({
-    nodes: [
-      node('gap', 'GlobalAveragePool', ['x'], ['gap']),
-      node('flat', 'Flatten', ['gap'], ['flat']),
-      node('fc', 'Gemm', ['flat', 'W', 'B'], ['logits'], { transB: { type: 'int', value: 1 } }),
-    ],
-    output: 'logits',
-    initializers: [
-      ['W', tensorFromNumbers('float32', [3, 3], W.flat())],
-      ['B', tensorFromNumbers('float32', [3], B)],
-    ],
-  }),
-);
+const modelPath = writeGapClassifier(dir, 'tiny.onnx', W, B);
 const EVIL_CLASS = '<script>alert("c")</script>';
 writeFileSync(join(dir, 'classes.json'), JSON.stringify([EVIL_CLASS, 'mug', 'chair']));
 
