@@ -16,7 +16,7 @@ import { loadMesh } from '../semantic/mesh.js';
 import { type Domain, findRegion, REFERENCE_DOMAIN, REFERENCE_START_POINTS, REGION_DEFAULTS, type RegionMethod, type ScoreFn } from '../semantic/regions.js';
 import { type SemanticResults, validateSemanticResults } from '../semantic/results.js';
 import type { ForwardModel } from '../semantic/score.js';
-import { meshHash, viewpointSpace } from '../semantic/space.js';
+import { canonicalViewpoint, meshHash, viewpointSpace } from '../semantic/space.js';
 import { CliError, flag, type Io, int, packageRoot, parse, round, str, UsageError, version } from './common.js';
 import { fmtTime } from './progress.js';
 
@@ -126,14 +126,7 @@ export interface SemanticDemoResults {
  * past the region domain's 90. Past the pole the camera is at (az + 180, 180 - el): the same eye, hence
  * (render.ts's camera depends on the eye only) the same image, so reflecting is exact.
  */
-export function reflectViewpoint(p: Float64Array): Float64Array {
-  const el = p[1];
-  if (el <= 90 && el >= -90) return p;
-  const q = Float64Array.from(p);
-  q[0] = p[0] + 180;
-  q[1] = el > 90 ? 180 - el : -180 - el;
-  return q;
-}
+export const reflectViewpoint = canonicalViewpoint;
 
 /**
  * Serialises and merges concurrent oracle calls: requests made in the same turn of the event loop (the

@@ -36,7 +36,7 @@ import {
   validateSemanticResults,
 } from '../semantic/results.js';
 import type { Target } from '../semantic/score.js';
-import { imageSpace, meshHash, type ParamDim, type ParameterSpace, restrictSpace, rootOf, viewpointSpace } from '../semantic/space.js';
+import { canonicalViewpoint, imageSpace, meshHash, type ParamDim, type ParameterSpace, restrictSpace, rootOf, viewpointSpace } from '../semantic/space.js';
 import { srvr } from '../semantic/srvr.js';
 import { CliError, type Command, flag, type Io, int, type Parsed, parse, parseNormalize, required, str, UsageError, version } from './common.js';
 import { Progress, type ProgressMode } from './progress.js';
@@ -114,8 +114,8 @@ Viewpoint of a rendered mesh (az in [0, 360), el in [-10, 90) degrees):
                           az=0:360:3,el=-10:90:3 if the cache already holds all of it, else the cheap
                           az=0:360:10,el=-10:90:10)
   Points outside the renderer's domain (outer corners, finite-difference shifts, unclipped regions
-  with --reference-quirks) are evaluated with the azimuth wrapped modulo 360 and the elevation
-  clamped into [-90, 90].
+  with --reference-quirks) are evaluated at the same camera position inside it: past a pole at
+  (az + 180, +-180 - el), the azimuth modulo 360.
 
 Image transforms of dataset images (one region set per image, one image at a time):
   --data DIR              class folders DIR/<class>/*.png (f = true-class probability), or
@@ -158,7 +158,7 @@ Common:
 
 /** The map drawn under regions when neither --map nor --grid is given and the cache lacks the 2D grid. */
 export const REGIONS_CHEAP_GRID = 'az=0:360:10,el=-10:90:10';
-export const OUT_OF_DOMAIN_RULE = 'azimuth wrapped modulo 360, elevation clamped into the renderer domain [-90, 90]';
+export const OUT_OF_DOMAIN_RULE = 'the same camera position inside the renderer domain: beyond a pole (az + 180, +-180 - el), azimuth modulo 360';
 const DEFAULT_METHODS: RegionMethod[] = ['naive', 'oir_b', 'oir_w'];
 
 export const semanticCommand: Command = {
@@ -662,15 +662,10 @@ function parseStarts(raw: unknown, domain: Domain): number[][] {
 /**
  * The oracle's view of points outside the renderer's domain (see OUT_OF_DOMAIN_RULE): outer corners
  * and finite-difference shifts near el = 90 step past it even in corrected mode, and with
- * --reference-quirks the region itself is never clipped. Wrapping the azimuth is exact (the camera is
- * periodic) and makes equal views share cache entries; clamping the elevation is the documented choice.
+ * --reference-quirks the region itself is never clipped. The reflection is exact (the same camera
+ * position) and makes equal views share cache entries.
  */
-export function wrapViewpoint(p: Float64Array, elMin = -90, elMax = 90): Float64Array {
-  const q = Float64Array.from(p);
-  q[0] = ((p[0] % 360) + 360) % 360;
-  q[1] = Math.min(elMax, Math.max(elMin, p[1]));
-  return q;
-}
+export const wrapViewpoint = canonicalViewpoint;
 
 async function readMapFile(spec: string): Promise<{ file: string; results: SemanticResults }> {
   let file = spec;
@@ -934,7 +929,7 @@ async function meshRegions(p: Parsed, out: string, st: RegionSettings, io: Io): 
   });
   const oracle: ScoreFn = (points) => {
     oracleRequested += points.length;
-    return raw(points.map((q) => wrapViewpoint(q, elDim?.min ?? -90, elDim?.max ?? 90)));
+    return raw(points.map((q) => wrapViewpoint(q)));
   };
 
   mkdirSync(join(out, 'traces'), { recursive: true });

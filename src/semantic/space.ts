@@ -88,6 +88,29 @@ export function checkPoint(space: ParameterSpace, p: ArrayLike<number>): void {
 const ANY = { min: -Infinity, max: Infinity };
 
 /** Unit vector towards direction (az, el) in degrees, with the camera's convention (cos el sin az, sin el, -cos el cos az). */
+/**
+ * The same camera position with elevation in [-90, 90] and azimuth in [0, 360): beyond a pole the camera
+ * is at (az + 180, +-180 - el) (the eye formula gives the identical point). Points of (az, el, ...) outside
+ * the renderer's domain (outer corners, finite-difference shifts, unclipped regions) are evaluated there.
+ */
+export function canonicalViewpoint(p: Float64Array): Float64Array {
+  const q = Float64Array.from(p);
+  let el = q[1];
+  let az = q[0];
+  // Fold elevation into [-180, 180) first, then reflect over the pole it passed.
+  el = ((((el + 180) % 360) + 360) % 360) - 180;
+  if (el > 90) {
+    el = 180 - el;
+    az += 180;
+  } else if (el < -90) {
+    el = -180 - el;
+    az += 180;
+  }
+  q[0] = ((az % 360) + 360) % 360;
+  q[1] = el;
+  return q;
+}
+
 export function directionFromAngles(az: number, el: number): Vec3 {
   const [ca, sa] = cosSinDeg(az);
   const [ce, se] = cosSinDeg(el);

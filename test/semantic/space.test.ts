@@ -7,7 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { transformImage, transformLabels } from '../../src/semantic/image-transform.js';
 import { loadMesh } from '../../src/semantic/mesh.js';
 import { renderImage } from '../../src/semantic/render.js';
-import { directionFromAngles, IMAGE_DIMS, imageSpace, restrictSpace, SpaceError, VIEWPOINT_DIMS, viewpointSpace } from '../../src/semantic/space.js';
+import {
+  canonicalViewpoint,
+  directionFromAngles,
+  IMAGE_DIMS,
+  imageSpace,
+  restrictSpace,
+  SpaceError,
+  VIEWPOINT_DIMS,
+  viewpointSpace,
+} from '../../src/semantic/space.js';
 import { Rng } from '../../src/util/random.js';
 
 const cube = loadMesh('cube');
@@ -135,5 +144,32 @@ describe('restrictSpace', () => {
   it('VIEWPOINT_DIMS and IMAGE_DIMS are what the spaces use', () => {
     expect(viewpointSpace(cube, { size: 8 }).dims).toBe(VIEWPOINT_DIMS);
     expect(space.dims).toBe(IMAGE_DIMS);
+  });
+});
+
+describe('canonicalViewpoint (points outside the renderer domain, semantic.md camera)', () => {
+  it('maps a point past a pole to the same camera position: (az + 180, +-180 - el), azimuth modulo 360', () => {
+    const eye = (az: number, el: number) => {
+      const r = Math.PI / 180;
+      return [Math.cos(el * r) * Math.sin(az * r), Math.sin(el * r), -Math.cos(el * r) * Math.cos(az * r)];
+    };
+    for (const [az, el] of [
+      [10, 95],
+      [370, 95],
+      [-20, -100],
+      [45, 270],
+      [200, 30],
+      [-5, 0],
+    ]) {
+      const q = canonicalViewpoint(Float64Array.from([az, el, 2.732]));
+      expect(q[1]).toBeGreaterThanOrEqual(-90);
+      expect(q[1]).toBeLessThanOrEqual(90);
+      expect(q[0]).toBeGreaterThanOrEqual(0);
+      expect(q[0]).toBeLessThan(360);
+      expect(q[2]).toBe(2.732);
+      const [a, b] = [eye(az, el), eye(q[0], q[1])];
+      for (let i = 0; i < 3; i++) expect(b[i]).toBeCloseTo(a[i], 12);
+    }
+    expect(Array.from(canonicalViewpoint(Float64Array.from([10, 95])))).toEqual([190, 85]);
   });
 });
