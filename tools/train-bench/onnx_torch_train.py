@@ -11,7 +11,7 @@ Unlike tools/sea-reference/onnx_torch.py (inference only, frozen weights) this m
   graph to the heads a session asks for (the attack never computes the auxiliary head).
 
 Ops: Sub Mul Add Conv BatchNormalization Relu Gelu Shape Slice Resize AveragePool GlobalAveragePool
-Concat Transpose LayerNormalization MatMul (Constant too). Shapes (Shape -> Slice -> Resize sizes) are
+Concat Transpose LayerNormalization MatMul Flatten Gemm (Constant too). Shapes (Shape -> Slice -> Resize sizes) are
 plain Python tuples, so no tensor op is spent on them. Unknown ops fail loudly at construction."""
 
 import json
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 SUPPORTED = {
     "Constant", "Sub", "Mul", "Add", "Conv", "BatchNormalization", "Relu", "Gelu", "Shape", "Slice", "Resize",
-    "AveragePool", "GlobalAveragePool", "Concat", "Transpose", "LayerNormalization", "MatMul",
+    "AveragePool", "GlobalAveragePool", "Concat", "Transpose", "LayerNormalization", "MatMul", "Flatten", "Gemm",
 }
 
 
@@ -176,6 +176,14 @@ class OnnxTrainable(nn.Module):
                 r = _average_pool(v[0], a)
             elif op == "Concat":
                 r = torch.cat(v, dim=a["axis"])
+            elif op == "Flatten":
+                r = torch.flatten(v[0], start_dim=_attr(a, "axis", 1))
+            elif op == "Gemm":
+                A = v[0].t() if _attr(a, "transA", 0) else v[0]
+                B = v[1].t() if _attr(a, "transB", 0) else v[1]
+                r = _attr(a, "alpha", 1.0) * (A @ B)
+                if len(v) > 2 and v[2] is not None:
+                    r = r + _attr(a, "beta", 1.0) * v[2]
             else:  # unreachable: checked in __init__
                 raise NotImplementedError(op)
             env[outs[0]] = r
