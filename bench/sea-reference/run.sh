@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # robustscope SEA vs the reference SEA (nmndeep/Robust-Segmentation) on the bundled demo models:
-# same ONNX weights (rebuilt in PyTorch by tools/sea-reference/onnx_torch.py, logits checked), same
+# same ONNX weights (rebuilt in PyTorch by tools/train-bench/onnx_torch_train.py, logits checked), same
 # 32 test images, same class weights, eps 1/4/8 /255, 300 iterations, batch 8, 2 threads each. The two
 # tools run one after the other per model (side by side on the same machine state).
 # Dev time only: needs Debian's python3-torch and a checkout of the reference at $REFERENCE

@@ -42,7 +42,7 @@ console.log(`# SEA: robustscope vs the reference implementation
 Reference: nmndeep/Robust-Segmentation \`semseg/attacker.py\` (\`apgd_largereps\` over \`apgd_train\`, losses
 mask-ce-bal, mask-ce-avg, js-avg, \`use_rs=True\`, track loss ce-avg, early stop), driven like its
 \`tools/infer.py\`, worst-case mIoU by its \`tools/worse_only.py\` search; run at dev time with Debian's
-PyTorch ${first?.ref.torch ?? ''} on the SAME ONNX weights (rebuilt by tools/sea-reference/onnx_torch.py; logits checked
+PyTorch ${first?.ref.torch ?? ''} on the SAME ONNX weights (rebuilt from an ONNX dump by a small PyTorch interpreter, now tools/train-bench/onnx_torch_train.py; logits checked
 against robustscope's to < 1e-4). robustscope: \`robustscope attack\` (SEA eccv). Both: ${first?.ref.images ?? '?'} test images of
 \`robustscope data shapes --n 32 --size 64 --seed 3\`, class weights from a 200-image training split (seed 1),
 ${first?.ref.iters ?? '?'} iterations per loss (90/90/120 PRR), batch 8, seed 0, 2 threads, linf.

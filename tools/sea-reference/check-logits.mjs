@@ -1,4 +1,4 @@
-// Checks that the PyTorch rebuild of a model (onnx_torch.py) computes the same logits as robustscope on
+// Checks that the PyTorch rebuild of a model (tools/train-bench/onnx_torch_train.py) computes the same logits as robustscope on
 // the first images of a folder dataset: run_reference.py --dump-logits writes them as .npy.
 // Usage: node tools/sea-reference/check-logits.mjs MODEL.onnx DATA LOGITS.npy   (needs a built dist/)
 import { readdirSync } from 'node:fs';

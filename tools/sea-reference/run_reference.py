@@ -1,6 +1,6 @@
 """Runs the REFERENCE SEA (nmndeep/Robust-Segmentation, semseg/attacker.py, imported from a local
 checkout at dev time, never copied into robustscope) on a robustscope-format dataset and an ONNX model
-rebuilt in PyTorch, and writes the numbers robustscope's comparison needs (bench/sea-reference/).
+rebuilt in PyTorch (tools/train-bench/onnx_torch_train.py), and writes the numbers robustscope's comparison needs (bench/sea-reference/).
 
 The reference pipeline reproduced here (tools/infer.py of the reference):
   for each loss in (mask-ce-bal, mask-ce-avg, js-avg):
@@ -33,8 +33,21 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from onnx_torch import OnnxAsTorch  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train-bench"))
+from onnx_torch_train import OnnxTrainable  # noqa: E402
+
+
+class OnnxAsTorch(nn.Module):
+    """The dumped ONNX model as a frozen PyTorch module returning its logits (what the reference attacks)."""
+
+    def __init__(self, dump_dir):
+        super().__init__()
+        self.net = OnnxTrainable(dump_dir)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        return next(iter(self.net(x).values()))
 
 LOSSES = ["mask-ce-bal", "mask-ce-avg", "js-avg"]
 

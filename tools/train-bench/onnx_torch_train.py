@@ -1,7 +1,8 @@
 """A TRAINABLE PyTorch rebuild of robustscope's own architectures (src/arch) from the dump written by
 tools/sea-reference/dump-model.mjs (model.json + model.bin), for the training-step benchmark (dev time only).
 
-Unlike tools/sea-reference/onnx_torch.py (inference only, frozen weights) this module:
+Also used, frozen and in eval mode, by the SEA reference comparison (tools/sea-reference/run_reference.py).
+This module:
 - turns float initializers of rank >= 1 into nn.Parameters (BatchNormalization input_mean / input_var
   become buffers, rank-0 floats and integer tensors stay constants), the same split as
   robustscope's src/train/params.ts;
@@ -10,7 +11,7 @@ Unlike tools/sea-reference/onnx_torch.py (inference only, frozen weights) this m
 - evaluates only the nodes an output set needs (forward(x, outputs=[...])), as robustscope prunes the
   graph to the heads a session asks for (the attack never computes the auxiliary head).
 
-Ops: Sub Mul Add Conv BatchNormalization Relu Gelu Shape Slice Resize AveragePool GlobalAveragePool
+Ops: Sub Mul Div Add Conv BatchNormalization Relu Gelu Shape Slice Resize AveragePool GlobalAveragePool
 Concat Transpose LayerNormalization MatMul Flatten Gemm (Constant too). Shapes (Shape -> Slice -> Resize sizes) are
 plain Python tuples, so no tensor op is spent on them. Unknown ops fail loudly at construction."""
 
@@ -23,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 SUPPORTED = {
-    "Constant", "Sub", "Mul", "Add", "Conv", "BatchNormalization", "Relu", "Gelu", "Shape", "Slice", "Resize",
+    "Constant", "Sub", "Mul", "Div", "Add", "Conv", "BatchNormalization", "Relu", "Gelu", "Shape", "Slice", "Resize",
     "AveragePool", "GlobalAveragePool", "Concat", "Transpose", "LayerNormalization", "MatMul", "Flatten", "Gemm",
 }
 
@@ -131,6 +132,8 @@ class OnnxTrainable(nn.Module):
                 r = v[0] + v[1]
             elif op == "Mul":
                 r = v[0] * v[1]
+            elif op == "Div":
+                r = v[0] / v[1]
             elif op == "Relu":
                 r = F.relu(v[0])
             elif op == "Gelu":
@@ -162,8 +165,11 @@ class OnnxTrainable(nn.Module):
                 if _attr(a, "mode", "nearest") != "linear" or _attr(a, "coordinate_transformation_mode", "half_pixel") != "half_pixel":
                     raise NotImplementedError("onnx_torch_train: Resize other than linear half_pixel")
                 if len(ins) < 4 or not ins[3]:
-                    raise NotImplementedError("onnx_torch_train: Resize by scales")
-                sizes = env[ins[3]] if ins[3] in env else self.shape_consts[ins[3]]
+                    # Resize by scales (PyTorch's exporter): output size floor(in * scale) per axis.
+                    scales = [float(t) for t in v[2].reshape(-1)]
+                    sizes = [int(np.floor(d * sc)) for d, sc in zip(v[0].shape, scales)]
+                else:
+                    sizes = env[ins[3]] if ins[3] in env else self.shape_consts[ins[3]]
                 axes = tuple(_attr(a, "axes", list(range(v[0].dim()))))
                 if axes == (0, 1, 2, 3):
                     sizes = sizes[2:]
