@@ -20,11 +20,11 @@ const reach = (log) => log?.evals.find((e) => e.adv.mIoU >= target)?.epoch;
 const lines = [];
 lines.push('# PIR-AT in miniature: (a) clean, (b) AT, (c) PIR-AT — all trained by robustscope');
 lines.push('');
-lines.push('Command: `bash bench/pirat/run.sh` (defaults: AT/PIR-AT 8 epochs, clean 10, classifier 3). Data: `robustscope data shapes`');
+lines.push('Command: `bash bench/pirat/run.sh` (defaults: AT/PIR-AT 8 epochs, clean 8, classifier 12). Data: `robustscope data shapes`');
 lines.push('64x64, train 1000 images (seed 1), held-out 64 (seed 2, used for model selection curves), test 32 (seed 3, used only');
 lines.push('for the final SEA); classifier pretraining on 2000 single-shape images (seed 11, held-out 200, seed 12).');
 lines.push(
-  'Architecture `compact-skip` (~110k parameters; full-resolution stem, one skip) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay',
+  'Architecture `resnet-tiny-fcn` (250k parameters; encoder = `resnet-tiny-cls`'s) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay',
 );
 lines.push('on norms/biases), poly 1.0 after 1 epoch of linear warm-up, batch 8, augmentation (flip, scale 0.75-1.5 instead of 0.5-2, pad, crop, blur),');
 lines.push('100% adversarial batches PGD-CE eps 4/255, 2 steps of 0.01, zero init, model in eval mode while attacking.');
@@ -38,7 +38,7 @@ if (cls) {
   const e = cls.evals.at(-1);
   const tt = time('c-cls');
   lines.push(
-    `| classifier for (c): compact-cls, AT 4/255 | ${cls.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} | clean acc ${pct(e?.clean.acc)} | PGD-10 acc ${pct(e?.adv.acc)} | – | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`,
+    `| classifier for (c): resnet-tiny-cls, AT 4/255 (batch 32, no scale/blur augmentation, no warm-up) | ${cls.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : '–'} | clean acc ${pct(e?.clean.acc)} | PGD-10 acc ${pct(e?.adv.acc)} | – | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`,
   );
 }
 for (const [k, name] of runs) {
