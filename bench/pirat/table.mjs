@@ -24,7 +24,7 @@ lines.push('Command: `bash bench/pirat/run.sh` (defaults: AT/PIR-AT 8 epochs, cl
 lines.push('64x64, train 1000 images (seed 1), held-out 64 (seed 2, used for model selection curves), test 32 (seed 3, used only');
 lines.push('for the final SEA); classifier pretraining on 2000 single-shape images (seed 11, held-out 200, seed 12).');
 lines.push(
-  'Architecture `resnet-tiny-fcn` (250k parameters; encoder = `resnet-tiny-cls`'s) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay',
+  'Architecture `resnet-tiny-fcn` (250k parameters; its encoder is that of `resnet-tiny-cls`) for all three; recipe of pirat.md with lr 3e-3 instead of 1e-3 (a CPU-sized run sees few images): AdamW wd 1e-2 (no decay',
 );
 lines.push('on norms/biases), poly 1.0 after 1 epoch of linear warm-up, batch 8, augmentation (flip, scale 0.75-1.5 instead of 0.5-2, pad, crop, blur),');
 lines.push('100% adversarial batches PGD-CE eps 4/255, 2 steps of 0.01, zero init, model in eval mode while attacking.');
