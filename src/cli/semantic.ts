@@ -876,10 +876,39 @@ function srvrPerMethod(methods: readonly RegionMethod[], items: readonly Semanti
   return out;
 }
 
+/** The regions block of semantic.json: the search settings, the regions and SRVR per method. */
+function regionsRecord(
+  st: RegionSettings,
+  axes: string[],
+  domain: Domain,
+  fdStep: number | number[],
+  outOfDomain: string,
+  items: SemanticRegionRecord[],
+): SemanticRegions {
+  return {
+    axes,
+    domain: domain.map(([lo, hi]) => [lo, hi]),
+    config: {
+      methods: st.methods,
+      iterations: st.iterations,
+      eta: st.eta,
+      alpha: st.alpha,
+      beta: st.beta,
+      lambda: st.lambda,
+      fdStep,
+      grad: st.grad,
+      referenceQuirks: st.quirks,
+      outOfDomain,
+    },
+    items,
+    srvr: srvrPerMethod(st.methods, items, domain),
+  };
+}
+
 async function meshRegions(p: Parsed, out: string, st: RegionSettings, io: Io): Promise<number> {
   const t0 = now();
   const domain = REFERENCE_DOMAIN;
-  const { methods, iterations, quirks } = st;
+  const { methods, iterations } = st;
   const starts = parseStarts((p.values as Record<string, unknown>).start, domain);
   const fdStep = numberOption(p, 'fd-step', REGION_DEFAULTS.fdStep, (x) => x > 0, 'a number > 0 (degrees)');
   const mapSpec = str(p, 'map');
@@ -917,7 +946,6 @@ async function meshRegions(p: Parsed, out: string, st: RegionSettings, io: Io): 
   // The oracle: f over (az, el), the other viewpoint parameters at their defaults, same cache as the map.
   let oracleEvaluations = 0;
   let oracleRequested = 0;
-  const elDim = s.space.dims.find((d) => d.name === 'el');
   const raw = scoreOracle(s.space, s.model, s.target, {
     axes: ['az', 'el'],
     batchSize: s.batch,
@@ -947,25 +975,9 @@ async function meshRegions(p: Parsed, out: string, st: RegionSettings, io: Io): 
     evaluated: () => oracleEvaluations,
   });
   progress.finish();
-  const srvrByMethod = srvrPerMethod(methods, items, domain);
-  const regions: SemanticRegions = {
-    axes: ['az', 'el'],
-    domain: domain.map(([lo, hi]) => [lo, hi]),
-    config: {
-      methods,
-      iterations,
-      eta: st.eta,
-      alpha: st.alpha,
-      beta: st.beta,
-      lambda: st.lambda,
-      fdStep,
-      grad: 'fd',
-      referenceQuirks: quirks,
-      outOfDomain: OUT_OF_DOMAIN_RULE,
-    },
-    items,
-    srvr: srvrByMethod,
-  };
+  // Viewpoint regions always use finite differences (--grad exact is refused for meshes).
+  const regions = regionsRecord({ ...st, grad: 'fd' }, ['az', 'el'], domain, fdStep, OUT_OF_DOMAIN_RULE, items);
+  const srvrByMethod = regions.srvr;
   const r: SemanticResults = {
     ...baseResults('regions', s),
     space: 'viewpoint',
@@ -1129,7 +1141,7 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 async function imageRegions(p: Parsed, out: string, st: RegionSettings, io: Io): Promise<number> {
   const t0 = now();
-  const { methods, iterations, quirks } = st;
+  const { methods, iterations } = st;
   const axes = parseAxes(required(p, 'axes'));
   const given = parseDomain(str(p, 'domain'), axes);
   const fdStep = parseImageFdStep(str(p, 'fd-step'), axes);
@@ -1249,26 +1261,9 @@ async function imageRegions(p: Parsed, out: string, st: RegionSettings, io: Io):
     cached += requested - imageEvaluations;
   }
   progress.finish();
-  const srvrByMethod = srvrPerMethod(methods, items, domain);
   const domainSpec = axes.map((a, i) => `${a}=${domain[i][0]}:${domain[i][1]}`).join(',');
-  const regions: SemanticRegions = {
-    axes,
-    domain: domain.map(([lo, hi]) => [lo, hi]),
-    config: {
-      methods,
-      iterations,
-      eta: st.eta,
-      alpha: st.alpha,
-      beta: st.beta,
-      lambda: st.lambda,
-      fdStep,
-      grad: st.grad,
-      referenceQuirks: quirks,
-      outOfDomain: IMAGE_OUT_OF_DOMAIN_RULE,
-    },
-    items,
-    srvr: srvrByMethod,
-  };
+  const regions = regionsRecord(st, axes, domain, fdStep, IMAGE_OUT_OF_DOMAIN_RULE, items);
+  const srvrByMethod = regions.srvr;
   const r: SemanticResults = {
     ...baseResults('regions', m),
     space: 'image',
