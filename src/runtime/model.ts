@@ -8,6 +8,7 @@ import { readOnnxFile } from '../onnx/load.js';
 import { prepareGraph } from '../onnx/prepare.js';
 import { serializeGraph } from '../onnx/serialize.js';
 import { OpError } from '../ops/registry.js';
+import { memoPromise } from '../util/memo.js';
 import { type NamedTensor, Session } from './session.js';
 
 export interface Normalize {
@@ -171,14 +172,7 @@ export class RobustModel {
   }
 
   private compiled(key: CompileKey): Promise<Compiled> {
-    const k = JSON.stringify(key);
-    let c = this.cache.get(k);
-    if (!c) {
-      c = this.compile(key);
-      this.cache.set(k, c);
-      c.catch(() => this.cache.delete(k));
-    }
-    return c;
+    return memoPromise(this.cache, JSON.stringify(key), () => this.compile(key));
   }
 
   private async compile(key: CompileKey): Promise<Compiled> {

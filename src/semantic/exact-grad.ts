@@ -17,6 +17,7 @@ import { prepareGraph } from '../onnx/prepare.js';
 import { serializeGraph } from '../onnx/serialize.js';
 import { RobustModel } from '../runtime/model.js';
 import { type NamedTensor, Session } from '../runtime/session.js';
+import { memoPromise } from '../util/memo.js';
 import type { ImageShape } from './image-transform.js';
 import type { GradFn, ScoreAndGrad } from './regions/oracle.js';
 import type { Target } from './score.js';
@@ -115,15 +116,7 @@ export function exactImageGrad(image: Float32Array, shape: ImageShape, model: Ro
     const session = await Session.create(serializeGraph(graph), { threads: opts.threads });
     return { session, inputs: t, prob, gradP, gradBV, gradBHT };
   };
-  const compiled = (N: number): Promise<Compiled> => {
-    let c = sessions.get(N);
-    if (!c) {
-      c = compile(N);
-      sessions.set(N, c);
-      c.catch(() => sessions.delete(N));
-    }
-    return c;
-  };
+  const compiled = (N: number): Promise<Compiled> => memoPromise(sessions, N, () => compile(N));
 
   const runBatch = async (full: Float64Array[]): Promise<{ f: Float64Array; grad: Float64Array[] }> => {
     const N = full.length;

@@ -15,6 +15,7 @@ import { serializeGraph } from '../onnx/serialize.js';
 import { OpError } from '../ops/registry.js';
 import type { EvalResult, EvalSpec, ImageBatch, LabelBatch } from '../runtime/model.js';
 import { type NamedTensor, Session } from '../runtime/session.js';
+import { memoPromise } from '../util/memo.js';
 import { Rng } from '../util/random.js';
 import { type DropoutMask, dropoutMask, lowerTrainingBatchNorm, toTrainingBatchNorm, toTrainingDropout } from './graph.js';
 import { findParameters, type ParameterInfo } from './params.js';
@@ -342,14 +343,7 @@ export class TrainableModel {
   }
 
   private compiled(key: CompileKey): Promise<Compiled> {
-    const k = JSON.stringify(key);
-    let c = this.cache.get(k);
-    if (!c) {
-      c = this.compile(key);
-      this.cache.set(k, c);
-      c.catch(() => this.cache.delete(k));
-    }
-    return c;
+    return memoPromise(this.cache, JSON.stringify(key), () => this.compile(key));
   }
 
   private async compile(key: CompileKey): Promise<Compiled> {

@@ -7,6 +7,7 @@ import { ArchError, type Feat, Net } from '../../src/arch/net.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { CANONICAL_IR_VERSION, CANONICAL_OPSET, type Model } from '../../src/onnx/ir.js';
 import { Session } from '../../src/runtime/session.js';
+import { maxAbsDiff } from '../harness/compare.js';
 import { normal, rng } from '../harness/rng.js';
 
 function model(net: Net, input: { name: string; dims: number[] }, outputs: string[]): Model {
@@ -40,13 +41,6 @@ function randomFill(t: Float32Array, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   for (let i = 0; i < t.length; i++) t[i] = scale * normal(r);
   return t;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 const param = (net: Net, name: string): Float32Array => net.initializers.get(name)?.data as Float32Array;

@@ -11,6 +11,7 @@ import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
 import type { Model as OnnxModel } from '../../src/onnx/ir.js';
 import { RobustModel } from '../../src/runtime/model.js';
 import { Session } from '../../src/runtime/session.js';
+import { cosine, maxAbsDiff } from '../harness/compare.js';
 import { addSeededInitializers, fnv1a32, type SeededInitializer, seededUniform, seededValues } from '../harness/seeded-weights.js';
 
 const ROOT = fileURLToPath(new URL('../fixtures/arch/', import.meta.url));
@@ -55,28 +56,6 @@ function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    // NaN must fail, not vanish in Math.max.
-    m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : Math.max(m, d);
-  }
-  return m;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 interface Fixture {

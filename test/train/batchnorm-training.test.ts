@@ -5,6 +5,7 @@ import type { GraphBuilder } from '../../src/onnx/builder.js';
 import { numel } from '../../src/onnx/ir.js';
 import { float } from '../../src/ops/registry.js';
 import { lowerTrainingBatchNorm } from '../../src/train/graph.js';
+import { maxAbsDiff } from '../harness/compare.js';
 import { positive } from '../harness/vjp.js';
 import { fdCheck } from './fd.js';
 
@@ -33,12 +34,6 @@ function reference(x: Float32Array, shape: number[], scale: Float32Array, bias: 
   const rm = mean.map((v, c) => im[c] * m + v * (1 - m));
   const rv = vr.map((v, c) => iv[c] * m + v * (1 - m));
   return { y, rm, rv, mean, vr };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Number.isNaN(a[i] - b[i]) ? Number.POSITIVE_INFINITY : Math.abs(a[i] - b[i]));
-  return d;
 }
 
 function bnCase(shape: number[], momentum: number, eps: number, probe: 'all' | 'y', lower: boolean) {

@@ -9,18 +9,12 @@ import { Session } from '../../src/runtime/session.js';
 import { dropoutMask } from '../../src/train/graph.js';
 import { type StepOptions, TrainableModel } from '../../src/train/trainable.js';
 import { Rng } from '../../src/util/random.js';
+import { maxAbsDiff } from '../harness/compare.js';
 import { tinyBatch, tinyModel } from './tiny.js';
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Number.isNaN(a[i] - b[i]) ? Number.POSITIVE_INFINITY : Math.abs(a[i] - b[i]));
   return m;
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel } from '../../src/onnx/codec.js';
 import { TrainableModel } from '../../src/train/trainable.js';
+import { cosine, maxAbsDiff } from '../harness/compare.js';
 import { addSeededInitializers, type SeededInitializer } from '../harness/seeded-weights.js';
 
 const ROOT = fileURLToPath(new URL('../fixtures/weights/', import.meta.url));
@@ -53,24 +54,6 @@ function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Number.isNaN(a[i] - b[i]) ? Number.POSITIVE_INFINITY : Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 /** Splits a concatenation into the named tensors. */
