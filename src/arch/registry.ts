@@ -59,6 +59,15 @@ export const RESNET_TINY: ResNetConfig = {
   depths: [1, 1, 1, 1],
 };
 
+/** ResNet-18 layout at half width: 7x7 stride-2 stem + max pool, 2 BasicBlocks per stage, 32-64-128-256
+ * (strides 4..32). Sized for 224x224 inputs (~0.45 GMAC per image), e.g. classifiers of rendered meshes. */
+export const RESNET18_HALF: ResNetConfig = {
+  kind: 'resnet',
+  stem: { channels: 32, kernel: 7, stride: 2, maxPool: true },
+  widths: [32, 64, 128, 256],
+  depths: [2, 2, 2, 2],
+};
+
 /** ConvNeXt-tiny (CPU scale, not ConvNeXt-T): conv stem, stages 16-32-64-96 x 1-1-2-1 blocks (strides 4..32). */
 export const CONVNEXT_TINY: ConvNeXtConfig = {
   kind: 'convnext',
@@ -105,6 +114,12 @@ const ARCHS: ArchSpec[] = [
   },
   { name: 'compact-cls', task: 'classification', description: 'compact encoder + global pool + linear (PIR-AT backbone of compact-skip)', encoder: COMPACT },
   { name: 'resnet-tiny-cls', task: 'classification', description: 'ResNet-tiny + global pool + linear', encoder: RESNET_TINY },
+  {
+    name: 'resnet18-half-cls',
+    task: 'classification',
+    description: 'ResNet-18 layout at half width (32-64-128-256, 7x7 stem + max pool) + global pool + linear; for 224x224 inputs',
+    encoder: RESNET18_HALF,
+  },
   { name: 'convnext-tiny-cls', task: 'classification', description: 'ConvNeXt-tiny (conv stem) + global pool + LayerNorm + linear', encoder: CONVNEXT_TINY },
 ];
 

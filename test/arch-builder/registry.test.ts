@@ -32,7 +32,7 @@ const isFinite32 = (a: Float32Array) => a.every((v) => Number.isFinite(v));
 describe('registered architectures', () => {
   const archs = listArchs();
 
-  it('registers the seven CPU-sized architectures', () => {
+  it('registers the eight CPU-sized architectures', () => {
     expect(archs.map((a) => a.name).sort()).toEqual([
       'compact-cls',
       'compact-skip',
@@ -41,6 +41,7 @@ describe('registered architectures', () => {
       'resnet-tiny-cls',
       'resnet-tiny-fcn',
       'resnet-tiny-upernet',
+      'resnet18-half-cls',
     ]);
   });
 

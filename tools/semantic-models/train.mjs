@@ -5,7 +5,8 @@
 //   node tools/semantic-models/train.mjs clean   # -> models/mesh-cls-clean.onnx + .json
 //   node tools/semantic-models/train.mjs at      # -> models/mesh-cls-at.onnx + .json
 //
-// Options: --epochs N --count N (renders per epoch) --size S --elevation LO,HI --threads T --work DIR --out DIR --eval-only
+// Options: --arch NAME (default resnet18-half-cls) --epochs N --count N (renders per epoch) --size S (default 224, the
+// spec's render size) --elevation LO,HI --threads T --test N --work DIR --out DIR --eval-only
 // The held-out test split (seed 3) is evaluated clean and under PGD after training and written to the .json.
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +18,9 @@ import { TrainableModel } from '../../dist/src/train/trainable.js';
 
 const MODES = {
   // Plain cross-entropy on clean renders.
-  clean: { arch: 'resnet-tiny-cls', adv: undefined },
+  clean: { adv: undefined },
   // Same architecture, every batch replaced by its PGD-CE adversarial version (pirat.md recipe, reduced).
-  at: { arch: 'resnet-tiny-cls', adv: { eps: 8 / 255, steps: 2, stepSize: 5 / 255 } },
+  at: { adv: { eps: 8 / 255, steps: 2, stepSize: 5 / 255 } },
 };
 
 function arg(name, fallback) {
@@ -32,10 +33,10 @@ if (!(mode in MODES)) {
   console.error(`usage: node tools/semantic-models/train.mjs (${Object.keys(MODES).join('|')}) [--epochs N] [--count N] [--size S]`);
   process.exit(2);
 }
-const spec = MODES[mode];
+const spec = { ...MODES[mode], arch: arg('arch', 'resnet18-half-cls') };
 const epochs = Number(arg('epochs', '6'));
 const count = Number(arg('count', '3000'));
-const size = Number(arg('size', '64'));
+const size = Number(arg('size', '224'));
 const threads = Number(arg('threads', '2'));
 const work = arg('work', join('tmp', 'semantic-models', mode));
 const outDir = arg('out', 'models');
