@@ -20,7 +20,10 @@ const reach = (log) => log?.evals.find((e) => e.adv.mIoU >= target)?.epoch;
 const lines = [];
 lines.push('# PIR-AT in miniature: (a) clean, (b) AT, (c) PIR-AT — all trained by robustscope');
 lines.push('');
-lines.push('Command: `bash bench/pirat/run.sh` (defaults: AT/PIR-AT 8 epochs, clean 8, classifier 12). Data: `robustscope data shapes`');
+const nEpochs = (log) => log?.epochs.length ?? '?';
+lines.push(
+  `Command: \`bash bench/pirat/run.sh ${nEpochs(logs['b-at'])} ${nEpochs(logs['a-clean'])} ${nEpochs(cls)}\` (epochs of AT and PIR-AT, clean, classifier). Data: \`robustscope data shapes\``,
+);
 lines.push('64x64, train 1000 images (seed 1), held-out 64 (seed 2, used for model selection curves), test 32 (seed 3, used only');
 lines.push('for the final SEA); classifier pretraining on 2000 single-shape images (seed 11, held-out 200, seed 12).');
 lines.push(
@@ -48,6 +51,14 @@ for (const [k, name] of runs) {
   const tt = time(k);
   lines.push(
     `| ${name} | ${l.epochs.length} | ${tt ? `${tt.wallSeconds.toFixed(0)} s` : `${l.seconds.toFixed(0)} s`} | ${pct(e?.clean.mIoU)} | ${pct(e?.adv.mIoU)} | ${k === 'a-clean' ? '–' : (reach(l) ?? 'not reached')} | ${tt ? (tt.peakRssKiB / 1024).toFixed(0) : '–'} |`,
+  );
+}
+const bReach = reach(logs['b-at']);
+const cReach = reach(logs['c-pirat']);
+if (bReach !== undefined && cReach !== undefined) {
+  lines.push('');
+  lines.push(
+    `(c) first reaches 95% of (b)'s final held-out PGD mIoU (${pct(target)}%) at epoch ${cReach}, (b) itself at epoch ${bReach}: ${(bReach / cReach).toFixed(1)}x fewer epochs (the classifier's epochs come on top; see results.notes.md).`,
   );
 }
 lines.push('');
