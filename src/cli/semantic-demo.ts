@@ -23,7 +23,7 @@ import { fmtTime } from './progress.js';
 export const SEMANTIC_DEMO_HELP = `usage: robustscope semantic demo [--out robustscope-semantic-demo] [--meshes teapot,cone] [--grid SPEC] [--iters 60]
 
 Semantic robustness (Hamdi & Ghanem) of two small bundled classifiers of rendered meshes, offline, in a
-couple of CPU minutes. Both classify 64x64 renders of the bundled meshes (10 classes) with similar
+few CPU minutes. Both classify 224x224 renders of the bundled meshes (10 classes) with similar
 accuracy; one was trained on clean renders, the other adversarially (PGD), both on views from elevations
 -10..30 degrees only, so views from higher up were never seen. For each mesh the demo maps
 the true-class probability over camera azimuth x elevation, grows robust viewpoint regions with naive,
@@ -50,8 +50,8 @@ const METHODS: readonly RegionMethod[] = ['naive', 'oir_b', 'oir_w'];
 
 /** The bundled classifiers (models/README.md): same architecture, similar clean accuracy. */
 export const SEMANTIC_DEMO_MODELS = [
-  { name: 'clean', file: 'mesh-cls-clean.onnx', what: 'resnet-tiny-cls trained on clean renders' },
-  { name: 'adversarial', file: 'mesh-cls-at.onnx', what: 'resnet-tiny-cls trained on PGD-adversarial renders (eps 8/255, 2 steps)' },
+  { name: 'clean', file: 'mesh-cls-clean.onnx', what: 'resnet18-half-cls trained on clean renders' },
+  { name: 'adversarial', file: 'mesh-cls-at.onnx', what: 'resnet18-half-cls trained on PGD-adversarial renders (eps 8/255, 2 steps)' },
 ] as const;
 
 export interface DemoMap {
