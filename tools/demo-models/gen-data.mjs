@@ -1,4 +1,4 @@
-// Writes the train/val/test splits of the shapes dataset for tools/demo-models/train.py (dev time only).
+// Writes the train/val/test splits of the shapes dataset for tools/demo-models/train.sh (dev time only).
 // Uses the COMPILED generator: run `npx tsc -p tsconfig.build.json` first (see README.md).
 // Usage: node tools/demo-models/gen-data.mjs [OUT] (default tmp/demo-data)
 import { existsSync } from 'node:fs';
