@@ -78,7 +78,7 @@ for (const b of bundled) {
   const meta = readMeta(b.file);
   await mapRow(b.name, await loadModel(b.file, { threads }), meta.data.size, DEFAULT_GRID_2D, meta.classes.indexOf(TEAPOT_LABEL_NAME));
 }
-// Same architecture at 224x224 input (untrained weights: the cost does not depend on them), coarser grid.
+// A smaller network at 224x224 (the earlier bundled architecture; untrained weights: the cost does not depend on them), coarser grid.
 const big = RobustModel.fromOnnx(buildArch('resnet-tiny-cls', { classes: 10, seed: 0, inputSize: 224 }), { threads });
 await mapRow('resnet-tiny-cls (untrained)', big, 224, 'az=0:360:6,el=-10:90:6', 0);
 // A network of the paper's scale (ResNet-18 layout: 7x7 stem + max pool, 64-128-256-512, 2 blocks per
@@ -163,8 +163,7 @@ function shareNote(): string[] {
     );
   }
   return [
-    'The render cost per image does not depend on the network, so its share falls as the network grows. The bundled',
-    'classifiers are deliberately tiny (64x64, 0.22 M parameters), so here the renderer dominates:',
+    'Per image (the render cost does not depend on the network, so its share falls as the network grows):',
     ...lines,
   ];
 }
