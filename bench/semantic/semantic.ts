@@ -162,10 +162,7 @@ function shareNote(): string[] {
       `- ${m.model} at ${m.input}x${m.input}: render ${r.toFixed(2)} ms/image, model ${f.toFixed(2)} ms/image; a render share < 20% needs a network costing > ${(4 * r).toFixed(1)} ms/image at this size.`,
     );
   }
-  return [
-    'Per image (the render cost does not depend on the network, so its share falls as the network grows):',
-    ...lines,
-  ];
+  return ['Per image (the render cost does not depend on the network, so its share falls as the network grows):', ...lines];
 }
 
 const md = [
