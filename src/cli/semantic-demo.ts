@@ -14,6 +14,7 @@ import { parseGrid } from '../semantic/grid.js';
 import { modelFingerprint, scoreOracle, semanticMap } from '../semantic/map.js';
 import { loadMesh } from '../semantic/mesh.js';
 import { type Domain, findRegion, REFERENCE_DOMAIN, REFERENCE_START_POINTS, REGION_DEFAULTS, type RegionMethod, type ScoreFn } from '../semantic/regions.js';
+import { renderWorkerHelps } from '../semantic/render-pool.js';
 import { type SemanticResults, validateSemanticResults } from '../semantic/results.js';
 import type { ForwardModel } from '../semantic/score.js';
 import { canonicalViewpoint, meshHash, viewpointSpace } from '../semantic/space.js';
@@ -289,7 +290,7 @@ export async function semanticDemo(args: string[], io: Io): Promise<number> {
       const t1 = performance.now();
       const label = m.classes.indexOf(mesh);
       const target = { score: 'prob' as const, label };
-      const space = viewpointSpace(meshData, { size: m.size });
+      const space = viewpointSpace(meshData, { size: m.size, worker: renderWorkerHelps(threads) });
       const fp = modelFingerprint(m.model);
       const map = await semanticMap(space, m.model, target, grid, { cacheDir, batchSize: 32 });
       const top = await semanticMap(space, top1Model(m.model), target, grid, { cacheDir, batchSize: 32, modelId: `${fp}:top1` });

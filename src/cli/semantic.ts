@@ -26,6 +26,7 @@ import {
   type RegionMethod,
   type ScoreFn,
 } from '../semantic/regions.js';
+import { renderWorkerHelps } from '../semantic/render-pool.js';
 import {
   type SemanticMapRecord,
   type SemanticRegionRecord,
@@ -351,7 +352,7 @@ async function setupMesh(p: Parsed, out: string): Promise<MeshSetup> {
   const batch = int(p, 'batch', 16, 1);
   const mesh = loadMeshOption(meshSpec);
   const m = await setupModel(p);
-  const space = viewpointSpace(mesh, { size });
+  const space = viewpointSpace(mesh, { size, worker: renderWorkerHelps(int(p, 'threads', undefined, 1)) });
   const K = await classCount(m, new Float32Array(3 * size * size), [1, 3, size, size]);
   const { label, name } = resolveClass(classText, required(p, 'model'), K);
   return {

@@ -181,6 +181,18 @@ export class Evaluator {
     const jobs = [...todo.values()];
     const [C, H, W] = this.space.imageShape;
     const chw = C * H * W;
+    const needLabels = this.target.score !== 'prob' && this.space.renderLabels !== undefined;
+    // Pipelined when the space can produce images off the main thread: batch k+1 is being rendered
+    // while the model scores batch k, and renderSeconds counts only the time spent waiting for it.
+    // One batch has nothing to overlap with: it is rendered here, without the hand-off to the worker.
+    const ahead = needLabels || jobs.length <= this.batchSize ? undefined : this.space.renderAsync?.bind(this.space);
+    const start = (s: number): Promise<Float32Array> | undefined => {
+      if (!ahead || s >= jobs.length) return undefined;
+      const p = ahead(jobs.slice(s, s + this.batchSize).map((j) => j.u));
+      p.catch(() => {}); // a batch abandoned after an error elsewhere must not be an unhandled rejection
+      return p;
+    };
+    let next = start(0);
     for (let s = 0; s < jobs.length; s += this.batchSize) {
       const batch = jobs.slice(s, s + this.batchSize);
       const n = batch.length;
@@ -188,9 +200,12 @@ export class Evaluator {
       let t0 = performance.now();
       if (this.buffer.length < n * chw) this.buffer = new Float32Array(Math.min(this.batchSize, jobs.length) * chw);
       const images = this.buffer.subarray(0, n * chw);
-      this.space.render(us, images);
+      if (next) {
+        images.set(await next);
+        next = start(s + this.batchSize);
+      } else this.space.render(us, images);
       let labels: Int32Array | undefined;
-      if (this.target.score !== 'prob' && this.space.renderLabels) {
+      if (needLabels && this.space.renderLabels) {
         if (this.labelBuffer.length < n * H * W) this.labelBuffer = new Int32Array(Math.min(this.batchSize, jobs.length) * H * W);
         labels = this.labelBuffer.subarray(0, n * H * W);
         this.space.renderLabels(us, labels);

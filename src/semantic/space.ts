@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { domainText, inDomain } from './grid.js';
 import { cosSinDeg, type ImageShape, transformImage, transformLabels } from './image-transform.js';
 import type { Mesh } from './mesh.js';
-import { CAMERA_DISTANCE, DEFAULT_SIZE, FAR, NEAR, Renderer, SUPERSAMPLE, type Vec3 } from './render.js';
+import { CAMERA_DISTANCE, DEFAULT_SIZE, FAR, NEAR, Renderer, SUPERSAMPLE, type Vec3, type View } from './render.js';
+import { RenderWorker } from './render-pool.js';
 
 export class SpaceError extends Error {}
 
@@ -42,6 +43,11 @@ export interface ParameterSpace {
   readonly key: CacheKey;
   /** Writes one image per point (point i at offset + i*C*H*W). Points have one value per dim, in order. */
   render(points: readonly Float64Array[], out: Float32Array, offset?: number): void;
+  /**
+   * Optional: the same images as render(), produced off the main thread (a new buffer, image i at
+   * i*C*H*W), so a caller can score one batch while the next is being produced (map.ts).
+   */
+  renderAsync?(points: readonly Float64Array[]): Promise<Float32Array>;
   /** Label maps (H*W each, ignore = ignoreIndex) under the same transform, for spaces that have them. */
   renderLabels?(points: readonly Float64Array[], out: Int32Array, offset?: number): void;
   readonly ignoreIndex?: number;
@@ -138,7 +144,14 @@ export const VIEWPOINT_DIMS: readonly ParamDim[] = [
 export interface ViewpointOptions {
   /** Image side (default 224). */
   size?: number;
+  /**
+   * Render on a worker thread when the compiled worker is available (default true): renderAsync, which
+   * lets a map render the next batch while the model scores this one. The images are identical.
+   */
+  worker?: boolean;
 }
+
+const viewOf = (p: Float64Array): View => ({ azimuth: p[0], elevation: p[1], distance: p[2], light: directionFromAngles(p[3], p[4]) });
 
 /** A mesh seen from viewpoints: parameters az, el (degrees), distance, light_az, light_el (degrees; light direction). */
 export function viewpointSpace(mesh: Mesh, opts: ViewpointOptions = {}): ParameterSpace {
@@ -155,10 +168,18 @@ export function viewpointSpace(mesh: Mesh, opts: ViewpointOptions = {}): Paramet
       const n = 3 * size * size;
       points.forEach((p, i) => {
         checkPoint(space, p);
-        renderer.renderInto(out, offset + i * n, mesh, { azimuth: p[0], elevation: p[1], distance: p[2], light: directionFromAngles(p[3], p[4]) });
+        renderer.renderInto(out, offset + i * n, mesh, viewOf(p));
       });
     },
   };
+  if (opts.worker !== false && RenderWorker.available()) {
+    let worker: RenderWorker | undefined;
+    space.renderAsync = (points) => {
+      for (const p of points) checkPoint(space, p);
+      worker ??= new RenderWorker(mesh, size);
+      return worker.render(points.map(viewOf));
+    };
+  }
   return space;
 }
 
@@ -262,6 +283,8 @@ export function restrictSpace(space: ParameterSpace, axes: readonly string[], fi
     parent: { space, lift: full },
     render: (points, out, offset) => space.render(full(points), out, offset),
   };
+  const ahead = space.renderAsync;
+  if (ahead) sub.renderAsync = (points) => ahead.call(space, full(points));
   const labels = space.renderLabels;
   if (labels) sub.renderLabels = (points, out, offset) => labels.call(space, full(points), out, offset);
   return sub;
