@@ -15,7 +15,7 @@ const WORKER_URL = new URL('./render-worker.js', import.meta.url);
 /**
  * Whether a render worker can run beside onnxruntime without taking its cores: only when the model runs on
  * fewer threads than there are cores (measured: with onnxruntime on every core of a 2-core machine the
- * extra thread made `semantic demo` 17% slower; with 1 thread of 2 it made maps 1.2-1.3x faster).
+ * extra thread made `semantic demo` 17% slower; with 1 thread of 2 it made maps 1.2-1.4x faster).
  */
 export function renderWorkerHelps(onnxThreads: number | undefined): boolean {
   const cores = availableParallelism();
