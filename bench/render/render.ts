@@ -4,11 +4,12 @@
 // 0..357 step 3 x elevation -10..89 step 3 = 4080 views), so one round costs what rendering a full map does.
 // Run through bench/render/run.sh; writes results.json (every round) and results.md (the table).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { faceCount, loadMesh, type Mesh, normalizeMesh } from '../../src/semantic/mesh.js';
 import { teapot } from '../../src/semantic/meshes/teapot.js';
 import { Renderer, type View } from '../../src/semantic/render.js';
+import { machineInfo } from '../machine.js';
 
 interface CaseResult {
   mesh: string;
@@ -100,14 +101,7 @@ for (const [name, mesh] of cases) {
   );
 }
 
-const machine = {
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  logicalCpus: cpus().length,
-  loadAverageAtStart: load0,
-  loadAverageAtEnd: loadavg()[0],
-  date: new Date().toISOString(),
-};
+const machine = machineInfo(load0);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(
   join(outDir, 'results.json'),

@@ -5,7 +5,7 @@
 // bench/render measures it over more meshes and rounds), region-search throughput (OIR_B) and the wall
 // time of `semantic demo` at its defaults. Run through bench/semantic/run.sh.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildArch, buildClassifier } from '../../src/arch/index.js';
 import { semanticDemo } from '../../src/cli/semantic-demo.js';
@@ -17,6 +17,7 @@ import { teapot } from '../../src/semantic/meshes/teapot.js';
 import { findRegion, REFERENCE_DOMAIN } from '../../src/semantic/regions.js';
 import { Renderer, type View } from '../../src/semantic/render.js';
 import { viewpointSpace } from '../../src/semantic/space.js';
+import { machineInfo } from '../machine.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -149,14 +150,7 @@ if (!skipDemo) {
   console.log(`semantic demo (defaults): ${demo.seconds.toFixed(1)} s`);
 }
 
-const machine = {
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  logicalCpus: cpus().length,
-  loadAverageAtStart: load0,
-  loadAverageAtEnd: loadavg()[0],
-  date: new Date().toISOString(),
-};
+const machine = machineInfo(load0);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ threads, machine, maps, render, region, demo }, null, 2)}\n`);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

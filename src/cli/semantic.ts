@@ -422,12 +422,8 @@ async function mapCommand(argv: string[], io: Io): Promise<number> {
     io.stdout.write(`${MAP_HELP}\n`);
     return 0;
   }
-  const hasMesh = str(p, 'mesh') !== undefined;
-  const hasData = str(p, 'data') !== undefined;
-  if (hasMesh === hasData)
-    throw new UsageError(hasMesh ? '--mesh and --data exclude each other' : 'give --mesh (viewpoint map) or --data (image-transform maps)');
   const out = required(p, 'out');
-  return hasMesh ? meshMap(p, out, io) : imageMaps(p, out, io);
+  return meshOrData(p, 'map', 'maps') === 'mesh' ? meshMap(p, out, io) : imageMaps(p, out, io);
 }
 
 async function meshMap(p: Parsed, out: string, io: Io): Promise<number> {
@@ -742,16 +738,21 @@ interface RegionSettings {
   previous?: { file: string; results: SemanticResults };
 }
 
+/** Exactly one of --mesh (viewpoint space) and --data (image-transform spaces). */
+function meshOrData(p: Parsed, one: string, many: string): 'mesh' | 'data' {
+  const hasMesh = str(p, 'mesh') !== undefined;
+  if (hasMesh === (str(p, 'data') !== undefined))
+    throw new UsageError(hasMesh ? '--mesh and --data exclude each other' : `give --mesh (viewpoint ${one}) or --data (image-transform ${many})`);
+  return hasMesh ? 'mesh' : 'data';
+}
+
 async function regionsCommand(argv: string[], io: Io): Promise<number> {
   const p = parse(argv, REGION_OPTIONS);
   if (flag(p, 'help')) {
     io.stdout.write(`${REGIONS_HELP}\n`);
     return 0;
   }
-  const hasMesh = str(p, 'mesh') !== undefined;
-  const hasData = str(p, 'data') !== undefined;
-  if (hasMesh === hasData)
-    throw new UsageError(hasMesh ? '--mesh and --data exclude each other' : 'give --mesh (viewpoint regions) or --data (image-transform regions)');
+  const hasMesh = meshOrData(p, 'regions', 'regions') === 'mesh';
   const gradText = str(p, 'grad') ?? 'fd';
   if (gradText !== 'fd' && gradText !== 'exact') throw new UsageError(`--grad must be fd or exact, got '${gradText}'`);
   if (hasMesh) {
