@@ -36,6 +36,11 @@ export class Session {
       logSeverityLevel: 3,
       enableProfiling: opts.profilePrefix !== undefined,
       profileFilePrefix: opts.profilePrefix,
+      // Each session has its own intra-op pool whose idle workers spin after a run; when runs of several
+      // sessions alternate (attack / training / eval), a spinning idle pool takes the core the running one
+      // needs: measured 2.7x slower runs on 2 cores (bench/train-step/results.notes.md). Stop spinning at
+      // the end of every run instead (no cost measured for a single session).
+      extra: { session: { force_spinning_stop: '1' } },
     });
     return new Session(sess, sess.inputNames, sess.outputNames);
   }
