@@ -3,9 +3,12 @@ import { encodeModel } from './codec.js';
 import { CANONICAL_IR_VERSION, CANONICAL_OPSET, type Graph, type Model } from './ir.js';
 
 export function canonicalModel(graph: Graph, metadata: Record<string, string> = {}): Model {
+  const opsetImports = new Map([['', CANONICAL_OPSET]]);
+  // Internal graphs may use onnxruntime's contrib domains (runtime/nchwc.ts): version 1 of each.
+  for (const n of graph.nodes) if (n.domain && n.domain !== 'ai.onnx' && !opsetImports.has(n.domain)) opsetImports.set(n.domain, 1);
   return {
     irVersion: CANONICAL_IR_VERSION,
-    opsetImports: new Map([['', CANONICAL_OPSET]]),
+    opsetImports,
     producerName: 'robustscope',
     producerVersion: '0.1.0',
     graph,

@@ -14,6 +14,7 @@ import { prepareGraph } from '../onnx/prepare.js';
 import { serializeGraph } from '../onnx/serialize.js';
 import { OpError } from '../ops/registry.js';
 import type { EvalResult, EvalSpec, ImageBatch, LabelBatch } from '../runtime/model.js';
+import { nchwcBlockSize, nchwcContext, useNchwcConvs } from '../runtime/nchwc.js';
 import { type NamedTensor, Session } from '../runtime/session.js';
 import { memoPromise } from '../util/memo.js';
 import { Rng } from '../util/random.js';
@@ -409,6 +410,8 @@ export class TrainableModel {
       const t = b.type(name);
       return { name, dtype: t.dtype, shape: t.shape };
     });
+    // Last: the NCHWc rewrite leaves its new tensors untyped.
+    useNchwcConvs(graph, nchwcContext(b), await nchwcBlockSize());
     const session = await Session.create(serializeGraph(graph), { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
     return { session, outputs, paramGrads, statUpdates, masks, extraInputs };
   }
