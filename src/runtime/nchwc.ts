@@ -86,8 +86,10 @@ export function useNchwcConvs(graph: Graph, c: NchwcContext, block: number): num
   if (block < 8) return 0;
   const out: Node[] = [];
   let rewritten = 0;
+  // One reorder per weight tensor and layout, shared by every Conv that reads it (unrolled steps).
+  const reordered = new Map<string, string>();
   for (const node of graph.nodes) {
-    const repl = node.opType === 'Conv' && node.domain === '' ? rewriteConv(node, c, block) : undefined;
+    const repl = node.opType === 'Conv' && node.domain === '' ? rewriteConv(node, c, block, reordered) : undefined;
     if (repl) {
       out.push(...repl);
       rewritten++;
@@ -97,7 +99,7 @@ export function useNchwcConvs(graph: Graph, c: NchwcContext, block: number): num
   return rewritten;
 }
 
-function rewriteConv(node: Node, c: NchwcContext, B: number): Node[] | undefined {
+function rewriteConv(node: Node, c: NchwcContext, B: number, reordered: Map<string, string>): Node[] | undefined {
   const [x, w, bias] = node.inputs;
   if (c.isConstant(w)) return undefined;
   const xt = c.type(x);
@@ -132,23 +134,12 @@ function rewriteConv(node: Node, c: NchwcContext, B: number): Node[] | undefined
   // Zero output channels up to Op: Pad on axis 0 of the filter (and of the bias).
   const padTo = (t: string, rank: number): string =>
     Op === O ? t : add('Pad', [t, ints([0, ...new Array(rank - 1).fill(0), Op - O, ...new Array(rank - 1).fill(0)])], 'nchwc_pad');
-  const wp = padTo(w, 4);
-  const k = kh * kw;
-  let wr: string;
-  if (I % B === 0) {
-    // OIHWBiBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo] = [Op/B*I/B, bi, k, bo] -> [.., k, bi, bo].
-    // Two transposes onnxruntime has fast paths for (one axis moved innermost; blocks of bo kept whole):
-    // one 5-D permutation was measured 3x slower than both together.
-    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
-    const t1 = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
-    const w4 = add('Reshape', [t1, ints([(Op / B) * (I / B), B, k, B])], 'nchwc_w');
-    wr = add('Transpose', [w4], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1, 3] } });
-  } else {
-    // OIHWBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo]
-    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
-    wr = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
+  const wkey = `${w}|${I % B === 0 ? 'OIHWBiBo' : 'OIHWBo'}`;
+  let wf = reordered.get(wkey);
+  if (!wf) {
+    wf = reorderFilter(add, ints, padTo(w, 4), { Op, I, kh, kw, B });
+    reordered.set(wkey, wf);
   }
-  const wf = add('Reshape', [wr, ints([Op, I, kh, kw])], 'nchwc_w');
   const xin = blockedInput ? add('ReorderInput', [x], 'nchwc_x', {}, NCHWC_DOMAIN) : x;
   const inputs = [xin, wf];
   if (bias) inputs.push(padTo(bias, 1));
@@ -164,4 +155,27 @@ function rewriteConv(node: Node, c: NchwcContext, B: number): Node[] | undefined
     attrs: { channels: { type: 'int', value: O } },
   });
   return nodes;
+}
+
+type Add = (opType: string, inputs: string[], hint: string, attrs?: Node['attrs'], domain?: string) => string;
+
+/** The filter in MLAS's order for its layout (see the top of the file), as graph ops. */
+function reorderFilter(add: Add, ints: (v: number[]) => string, wp: string, d: { Op: number; I: number; kh: number; kw: number; B: number }): string {
+  const { Op, I, kh, kw, B } = d;
+  const k = kh * kw;
+  let wr: string;
+  if (I % B === 0) {
+    // OIHWBiBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo] = [Op/B*I/B, bi, k, bo] -> [.., k, bi, bo].
+    // Two transposes onnxruntime has fast paths for (one axis moved innermost; blocks of bo kept whole):
+    // one 5-D permutation was measured 3x slower than both together.
+    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
+    const t1 = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
+    const w4 = add('Reshape', [t1, ints([(Op / B) * (I / B), B, k, B])], 'nchwc_w');
+    wr = add('Transpose', [w4], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1, 3] } });
+  } else {
+    // OIHWBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo]
+    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
+    wr = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
+  }
+  return add('Reshape', [wr, ints([Op, I, kh, kw])], 'nchwc_w');
 }

@@ -9,7 +9,7 @@
 import { buildGradients } from '../autodiff/gradient.js';
 import { getLoss } from '../losses/index.js';
 import type { GraphBuilder } from '../onnx/builder.js';
-import { type Node, type Model as OnnxModel, type Tensor, tensorFromNumbers, type ValueInfo } from '../onnx/ir.js';
+import { type Graph, type Node, type Model as OnnxModel, type Tensor, tensorFromNumbers, type ValueInfo } from '../onnx/ir.js';
 import { prepareGraph } from '../onnx/prepare.js';
 import { serializeGraph } from '../onnx/serialize.js';
 import { OpError } from '../ops/registry.js';
@@ -20,6 +20,7 @@ import { memoPromise } from '../util/memo.js';
 import { Rng } from '../util/random.js';
 import { type DropoutMask, dropoutMask, lowerTrainingBatchNorm, toTrainingBatchNorm, toTrainingDropout } from './graph.js';
 import { findParameters, type ParameterInfo } from './params.js';
+import { appendSignPgd, PGD_EPS, PGD_STEP } from './pgd-graph.js';
 
 export type { ParameterInfo, ParamRole } from './params.js';
 
@@ -94,7 +95,7 @@ export interface InputGradResult {
   logitsDims: number[];
 }
 
-type OutKey = 'logits' | 'losses' | 'objective' | 'grad' | 'track' | 'correct' | 'labelled' | 'pred';
+type OutKey = 'logits' | 'losses' | 'objective' | 'grad' | 'track' | 'correct' | 'labelled' | 'pred' | 'adv';
 
 interface Compiled {
   session: Session;
@@ -119,6 +120,8 @@ interface CompileKey {
   accuracy: boolean;
   pred: boolean;
   ignoreIndex: number;
+  /** Sign-gradient PGD unrolled over this many steps (pgd-graph.ts); the graph outputs the last iterate. */
+  pgdSteps?: number;
 }
 
 const LABELS = 'robustscope/labels';
@@ -213,6 +216,25 @@ export class TrainableModel {
       logits: r.out.logits as Float32Array,
       logitsDims: r.logitsDims as number[],
     };
+  }
+
+  /**
+   * linf PGD with the sign step from a zero start, the model in eval mode, all steps in ONE onnxruntime
+   * run (pgd-graph.ts): the training adversary. Returns the last iterate.
+   */
+  async signPgd(
+    x: ImageBatch,
+    labels: LabelBatch,
+    adv: { eps: number; steps: number; stepSize: number },
+    req: Omit<TrainLoss, 'aux' | 'reduction'> = {},
+  ): Promise<Float32Array> {
+    const key: CompileKey = {
+      ...this.key(x, labels, { ...req, reduction: 'sum' }, { training: false, updateStats: false }),
+      pgdSteps: adv.steps,
+    };
+    const scalar = (v: number): NamedTensor => ({ data: Float32Array.of(v), dims: [], dtype: 'float32' });
+    const r = await this.run(x, labels, key, { extra: { ...req.extra, [PGD_EPS]: scalar(adv.eps), [PGD_STEP]: scalar(adv.stepSize) } });
+    return r.out.adv as Float32Array;
   }
 
   /** Logits; in training mode (batch statistics) the running statistics are updated unless told otherwise. */
@@ -348,6 +370,7 @@ export class TrainableModel {
   }
 
   private async compile(key: CompileKey): Promise<Compiled> {
+    if (key.pgdSteps) return this.compilePgd(key, key.pgdSteps);
     const aux = key.loss?.aux ?? [];
     const heads = [this.outputName, ...aux.map((a) => a.output).filter((o) => o !== this.outputName)];
     const { builder: b, graph } = prepareGraph(this.template, { inputShapes: { [this.inputName]: key.dims }, outputs: heads });
@@ -410,10 +433,33 @@ export class TrainableModel {
       const t = b.type(name);
       return { name, dtype: t.dtype, shape: t.shape };
     });
+    return { session: await this.session(b, graph), outputs, paramGrads, statUpdates, masks, extraInputs };
+  }
+
+  private async compilePgd(key: CompileKey, steps: number): Promise<Compiled> {
+    const { builder: b, graph } = prepareGraph(this.template, { inputShapes: { [this.inputName]: key.dims }, outputs: [this.outputName] });
+    if (!key.labelDims || !key.labelType || !key.loss) throw new OpError('internal: PGD needs labels and a loss');
+    graph.inputs.push({ name: LABELS, dtype: key.labelType, shape: key.labelDims });
+    b.types.set(LABELS, { dtype: key.labelType, shape: key.labelDims });
+    const pgd = appendSignPgd(b, graph, {
+      image: this.inputName,
+      logits: this.outputName,
+      labels: LABELS,
+      steps,
+      loss: getLoss(key.loss.loss),
+      ignoreIndex: key.ignoreIndex,
+      classWeights: key.loss.classWeights,
+    });
+    const t = b.type(pgd.output);
+    graph.outputs = [{ name: pgd.output, dtype: t.dtype, shape: t.shape }];
+    const extraInputs = [PGD_EPS, PGD_STEP, ...pgd.lossInputs.map((i) => i.name)];
+    return { session: await this.session(b, graph), outputs: { adv: pgd.output }, paramGrads: new Map(), statUpdates: new Map(), masks: [], extraInputs };
+  }
+
+  private async session(b: GraphBuilder, graph: Graph): Promise<Session> {
     // Last: the NCHWc rewrite leaves its new tensors untyped.
     useNchwcConvs(graph, nchwcContext(b), await nchwcBlockSize());
-    const session = await Session.create(serializeGraph(graph), { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
-    return { session, outputs, paramGrads, statUpdates, masks, extraInputs };
+    return Session.create(serializeGraph(graph), { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
   }
 }
 

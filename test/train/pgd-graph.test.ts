@@ -1,0 +1,95 @@
+// The training adversary unrolled in one graph (src/train/pgd-graph.ts) against its definition run step by
+// step: model.inputGrad (eval mode, per-image CE summed, main head only) and the JS linf step and projection
+// of src/attacks/threat.ts. Pins pirat.md's recipe details: zero init (the first gradient is taken at the
+// clean image), sign step of the given size, projection onto the eps-ball and [0,1] after every step, last
+// iterate returned, eval mode (running statistics used and not updated), auxiliary heads ignored.
+import { describe, expect, it } from 'vitest';
+import { buildArch } from '../../src/arch/registry.js';
+import { projectImage, stepImage } from '../../src/attacks/threat.js';
+import type { ImageBatch, LabelBatch } from '../../src/runtime/model.js';
+import { adversarialBatch } from '../../src/train/adversary.js';
+import { TrainableModel } from '../../src/train/trainable.js';
+import { tinyBatch, tinyModel } from './tiny.js';
+
+async function reference(
+  model: TrainableModel,
+  x: ImageBatch,
+  labels: LabelBatch,
+  adv: { eps: number; steps: number; stepSize: number },
+  ignoreIndex?: number,
+): Promise<Float32Array> {
+  const [B] = x.dims;
+  const P = x.data.length / B;
+  const cur = Float32Array.from(x.data);
+  const next = new Float32Array(cur.length);
+  for (let s = 0; s < adv.steps; s++) {
+    const r = await model.inputGrad({ data: cur, dims: x.dims }, labels, { loss: 'ce-avg', ignoreIndex });
+    for (let b = 0; b < B; b++) {
+      // The graph computes x + fround(eta) * sign(g) in float32, as PyTorch does.
+      stepImage(next, cur, r.grad, Math.fround(adv.stepSize), b, P, 'linf');
+      projectImage(next, x.data, b, P, { norm: 'linf', eps: Math.fround(adv.eps) });
+    }
+    cur.set(next);
+  }
+  return cur;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): { max: number; differ: number } {
+  let max = 0;
+  let differ = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    max = Math.max(max, d);
+    if (d > 0) differ++;
+  }
+  return { max, differ };
+}
+
+describe('PGD unrolled in one graph (the training adversary)', () => {
+  for (const steps of [1, 2, 3])
+    it(`equals the step-by-step definition (${steps} step${steps > 1 ? 's' : ''}, resnet-tiny-fcn, ignore band)`, async () => {
+      const model = TrainableModel.fromOnnx(buildArch('resnet-tiny-fcn', { classes: 6, seed: 1 }), { threads: 1 });
+      const B = 2;
+      const H = 32;
+      const x = { data: Float32Array.from({ length: B * 3 * H * H }, (_, i) => 0.5 + 0.45 * Math.sin(i * 0.37)), dims: [B, 3, H, H] };
+      // Labels with an ignored band (255): those pixels contribute no gradient.
+      const labels = { data: Int32Array.from({ length: B * H * H }, (_, i) => (i % H < 3 ? 255 : (i >> 6) % 6)), dims: [B, H, H] };
+      const adv = { eps: 4 / 255, steps, stepSize: 0.01 };
+      const stats = new Map([...model.buffers()].map(([k, v]) => [k, Float32Array.from(v)]));
+      const got = await model.signPgd(x, labels, adv, { ignoreIndex: 255 });
+      const want = await reference(model, x, labels, adv, 255);
+      // Same arithmetic; the sums inside the two onnxruntime graphs may round differently, which can flip the
+      // sign of a near-zero gradient entry: allow a handful of pixels to take the other step.
+      const d = maxDiff(got, want);
+      expect(d.differ).toBeLessThanOrEqual(Math.ceil(got.length * 1e-3));
+      for (let i = 0; i < got.length; i++) {
+        expect(Math.abs(got[i] - x.data[i])).toBeLessThanOrEqual(Math.fround(adv.eps) + 1e-7);
+        expect(got[i]).toBeGreaterThanOrEqual(0);
+        expect(got[i]).toBeLessThanOrEqual(1);
+      }
+      // Eval mode: the running statistics are untouched.
+      for (const [k, v] of model.buffers()) expect(v).toEqual(stats.get(k));
+      // adversarialBatch is this attack.
+      expect(await adversarialBatch(model, x, labels, adv, { ignoreIndex: 255 })).toEqual(got);
+      await model.release();
+    });
+
+  it('attacks the main head only (a model with an auxiliary head), with int64 labels', async () => {
+    const model = TrainableModel.fromOnnx(tinyModel({ seed: 4 }), { threads: 1 });
+    const { x, labels } = tinyBatch(3, 5);
+    const adv = { eps: 8 / 255, steps: 2, stepSize: 0.02 };
+    const got = await model.signPgd(x, labels, adv);
+    const want = await reference(model, x, labels, adv);
+    expect(maxDiff(got, want).differ).toBeLessThanOrEqual(Math.ceil(got.length * 1e-3));
+    await model.release();
+  });
+
+  it('eps 0 or 0 steps return the clean image', async () => {
+    const model = TrainableModel.fromOnnx(tinyModel({ seed: 4 }), { threads: 1 });
+    const { x, labels } = tinyBatch(2, 5);
+    expect(await adversarialBatch(model, x, labels, { eps: 0, steps: 2, stepSize: 0.01 })).toEqual(x.data);
+    expect(await adversarialBatch(model, x, labels, { eps: 4 / 255, steps: 0, stepSize: 0.01 })).toEqual(x.data);
+    await expect(model.signPgd(x, labels, { eps: 4 / 255, steps: 1.5, stepSize: 0.01 })).rejects.toThrow(/positive integer/);
+    await model.release();
+  });
+});
