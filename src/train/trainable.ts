@@ -9,6 +9,7 @@
 import { buildGradients } from '../autodiff/gradient.js';
 import { getLoss } from '../losses/index.js';
 import type { GraphBuilder } from '../onnx/builder.js';
+import { eliminateCommonSubexpressions } from '../onnx/cse.js';
 import { type Graph, type Node, type Model as OnnxModel, type Tensor, tensorFromNumbers, type ValueInfo } from '../onnx/ir.js';
 import { prepareGraph } from '../onnx/prepare.js';
 import { serializeGraph } from '../onnx/serialize.js';
@@ -459,6 +460,7 @@ export class TrainableModel {
   private async session(b: GraphBuilder, graph: Graph): Promise<Session> {
     // Last: the NCHWc rewrite leaves its new tensors untyped.
     useNchwcConvs(graph, nchwcContext(b), await nchwcBlockSize());
+    eliminateCommonSubexpressions(graph);
     return Session.create(serializeGraph(graph), { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
   }
 }
