@@ -19,6 +19,7 @@ import type { TypeInfo } from '../ops/registry.js';
 import { Session } from './session.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+const MS_DOMAIN = 'com.microsoft';
 
 /** Names and shapes the pass needs from the graph's builder. */
 export interface NchwcContext {
@@ -131,13 +132,18 @@ function rewriteConv(node: Node, c: NchwcContext, B: number, reordered: Map<stri
     return o;
   };
   const ints = (v: number[]): string => c.constant(scalarI64(v), 'nchwc_shape');
+  const eye = (n: number): string => {
+    const e = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) e[i * n + i] = 1;
+    return c.constant({ dtype: 'float32', dims: [n, n], data: e }, 'nchwc_eye');
+  };
   // Zero output channels up to Op: Pad on axis 0 of the filter (and of the bias).
   const padTo = (t: string, rank: number): string =>
     Op === O ? t : add('Pad', [t, ints([0, ...new Array(rank - 1).fill(0), Op - O, ...new Array(rank - 1).fill(0)])], 'nchwc_pad');
   const wkey = `${w}|${I % B === 0 ? 'OIHWBiBo' : 'OIHWBo'}`;
   let wf = reordered.get(wkey);
   if (!wf) {
-    wf = reorderFilter(add, ints, padTo(w, 4), { Op, I, kh, kw, B });
+    wf = reorderFilter(add, ints, eye, padTo(w, 4), { Op, I, kh, kw, B });
     reordered.set(wkey, wf);
   }
   const xin = blockedInput ? add('ReorderInput', [x], 'nchwc_x', {}, NCHWC_DOMAIN) : x;
@@ -159,23 +165,28 @@ function rewriteConv(node: Node, c: NchwcContext, B: number, reordered: Map<stri
 
 type Add = (opType: string, inputs: string[], hint: string, attrs?: Node['attrs'], domain?: string) => string;
 
-/** The filter in MLAS's order for its layout (see the top of the file), as graph ops. */
-function reorderFilter(add: Add, ints: (v: number[]) => string, wp: string, d: { Op: number; I: number; kh: number; kw: number; B: number }): string {
+/**
+ * The filter in MLAS's order for its layout (see the top of the file), as graph ops. Each axis move is a
+ * batched product with an identity matrix on the transposed operand (com.microsoft FusedMatMul, transA):
+ * exact, and on two threads onnxruntime's Transpose of these small tensors was measured up to 8x slower
+ * than on one (its parallel split); the GEMM stays on one thread at this size.
+ */
+function reorderFilter(
+  add: Add,
+  ints: (v: number[]) => string,
+  eye: (n: number) => string,
+  wp: string,
+  d: { Op: number; I: number; kh: number; kw: number; B: number },
+): string {
   const { Op, I, kh, kw, B } = d;
   const k = kh * kw;
-  let wr: string;
-  if (I % B === 0) {
-    // OIHWBiBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo] = [Op/B*I/B, bi, k, bo] -> [.., k, bi, bo].
-    // Two transposes onnxruntime has fast paths for (one axis moved innermost; blocks of bo kept whole):
-    // one 5-D permutation was measured 3x slower than both together.
-    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
-    const t1 = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
-    const w4 = add('Reshape', [t1, ints([(Op / B) * (I / B), B, k, B])], 'nchwc_w');
-    wr = add('Transpose', [w4], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1, 3] } });
-  } else {
-    // OIHWBo: [Op, I, kh, kw] -> [Op/B, bo, I*k] -> [Op/B, I*k, bo]
-    const w3 = add('Reshape', [wp, ints([Op / B, B, I * k])], 'nchwc_w');
-    wr = add('Transpose', [w3], 'nchwc_w', { perm: { type: 'ints', value: [0, 2, 1] } });
-  }
-  return add('Reshape', [wr, ints([Op, I, kh, kw])], 'nchwc_w');
+  // [..., m, n] -> [..., n, m]
+  const swap = (t: string, dims: number[]): string =>
+    add('FusedMatMul', [add('Reshape', [t, ints(dims)], 'nchwc_w'), eye(dims[dims.length - 2])], 'nchwc_w', { transA: { type: 'int', value: 1 } }, MS_DOMAIN);
+  let w = wp;
+  // OIHWBiBo: [Op, I/B, bi, k] -> [Op, I/B, k, bi] first.
+  if (I % B === 0) w = swap(w, [Op * (I / B), B, k]);
+  // Then bo innermost: [Op/B, bo, rest] -> [Op/B, rest, bo].
+  w = swap(w, [Op / B, B, I * k]);
+  return add('Reshape', [w, ints([Op, I, kh, kw])], 'nchwc_w');
 }

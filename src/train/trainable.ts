@@ -6,6 +6,8 @@
 // Modes: training (BatchNormalization on batch statistics with its full VJP, running statistics
 // updated like PyTorch; Dropout drawing seeded masks) and eval (running statistics, Dropout = identity),
 // the mode attacks use. toOnnx() writes a plain inference ONNX model with the current weights.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildGradients } from '../autodiff/gradient.js';
 import { getLoss } from '../losses/index.js';
 import type { GraphBuilder } from '../onnx/builder.js';
@@ -434,7 +436,7 @@ export class TrainableModel {
       const t = b.type(name);
       return { name, dtype: t.dtype, shape: t.shape };
     });
-    return { session: await this.session(b, graph), outputs, paramGrads, statUpdates, masks, extraInputs };
+    return { session: await this.session(b, graph, graphName(key)), outputs, paramGrads, statUpdates, masks, extraInputs };
   }
 
   private async compilePgd(key: CompileKey, steps: number): Promise<Compiled> {
@@ -454,15 +456,42 @@ export class TrainableModel {
     const t = b.type(pgd.output);
     graph.outputs = [{ name: pgd.output, dtype: t.dtype, shape: t.shape }];
     const extraInputs = [PGD_EPS, PGD_STEP, ...pgd.lossInputs.map((i) => i.name)];
-    return { session: await this.session(b, graph), outputs: { adv: pgd.output }, paramGrads: new Map(), statUpdates: new Map(), masks: [], extraInputs };
+    return {
+      session: await this.session(b, graph, graphName(key)),
+      outputs: { adv: pgd.output },
+      paramGrads: new Map(),
+      statUpdates: new Map(),
+      masks: [],
+      extraInputs,
+    };
   }
 
-  private async session(b: GraphBuilder, graph: Graph): Promise<Session> {
+  private async session(b: GraphBuilder, graph: Graph, name: string): Promise<Session> {
     // Last: the NCHWc rewrite leaves its new tensors untyped.
     useNchwcConvs(graph, nchwcContext(b), await nchwcBlockSize());
     eliminateCommonSubexpressions(graph);
-    return Session.create(serializeGraph(graph), { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
+    const bytes = serializeGraph(graph);
+    // For profiling the compiled graphs on their own (tools/train-bench): ROBUSTSCOPE_DUMP_GRAPHS=DIR.
+    const dump = process.env.ROBUSTSCOPE_DUMP_GRAPHS;
+    if (dump) writeFileSync(join(dump, `${name}.onnx`), bytes);
+    return Session.create(bytes, { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
   }
+}
+
+/** A readable file name for a compiled graph: its kind and batch shape. */
+function graphName(key: CompileKey): string {
+  const kind = key.pgdSteps
+    ? `pgd${key.pgdSteps}`
+    : key.weightGrads
+      ? key.training
+        ? 'train'
+        : 'eval-grads'
+      : key.inputGrad
+        ? 'input-grad'
+        : key.training
+          ? 'forward-train'
+          : 'forward';
+  return `${kind}-${key.dims.join('x')}`;
 }
 
 function labelKey(labels: LabelBatch): Pick<CompileKey, 'labelDims' | 'labelType'> {
