@@ -1,6 +1,6 @@
 // robustscope side of the training-step benchmark (bench/train-step/run.sh): one PIR-AT training step =
-// adversarialBatch (PGD-CE, eps 4/255, 2 steps of 0.01, zero init, eval mode, last iterate) + model.step
-// (training mode, batch-mean CE + 0.4 * aux CE, ignore 255, weight gradients) + AdamW(lr 1e-3, wd 1e-2),
+// model.step with an adversary (PGD-CE, eps 4/255, 2 steps of 0.01, zero init, eval mode, last iterate; then
+// training mode, batch-mean CE + 0.4 * aux CE, ignore 255, weight gradients; one onnxruntime run) + AdamW(lr 1e-3, wd 1e-2),
 // composed exactly as src/train/loop.ts does, on a fixed batch of the first B images of a folder dataset.
 // Before training, writes the eval-mode logits of the batch (float32, raw) for the PyTorch side's check.
 //
@@ -16,7 +16,6 @@ const dist = (p) => import(pathToFileURL(join(root, 'dist', 'src', p)).href);
 const { readOnnxFile } = await dist('onnx/load.js');
 const { readRgb, readLabel } = await dist('data/image.js');
 const { TrainableModel } = await dist('train/trainable.js');
-const { adversarialBatch } = await dist('train/adversary.js');
 const { AdamW } = await dist('train/optim.js');
 
 const { values: a } = parseArgs({
@@ -77,14 +76,13 @@ for (let s = 0; s < warmup + reps; s++) {
   if (s === warmup) faultsAtTimed = process.resourceUsage().minorPageFault;
   const cpu0 = process.cpuUsage();
   const ta = performance.now();
-  const xAdv = { data: await adversarialBatch(model, x, labels, ADV, { ignoreIndex: IGNORE }), dims: x.dims };
-  const tb = performance.now();
-  const r = await model.step(xAdv, labels, { reduction: 'mean', aux, ignoreIndex: IGNORE });
+  // As src/train/loop.ts: the attack and the training pass in one call (TrainableModel.step with an adversary).
+  const r = await model.step(x, labels, { reduction: 'mean', aux, ignoreIndex: IGNORE, adversary: ADV });
   const tc = performance.now();
   opt.step(r.grads);
   const td = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  steps.push({ warmup: s < warmup, total: td - ta, attack: tb - ta, train: tc - tb, optim: td - tc, cpu: (cpu.user + cpu.system) / 1000, loss: r.loss });
+  steps.push({ warmup: s < warmup, total: td - ta, attackTrain: tc - ta, optim: td - tc, cpu: (cpu.user + cpu.system) / 1000, loss: r.loss });
 }
 const faultsPerStep = (process.resourceUsage().minorPageFault - faultsAtTimed) / reps;
 await model.release();
@@ -105,7 +103,7 @@ const result = {
   params: nParams,
   warmup,
   reps,
-  ms: { total: stat('total'), attack: stat('attack'), train: stat('train'), optim: stat('optim'), cpu: stat('cpu') },
+  ms: { total: stat('total'), attackTrain: stat('attackTrain'), optim: stat('optim'), cpu: stat('cpu') },
   firstStepMs: steps[0].total,
   evalFirstMs,
   faultsPerStep,
@@ -116,5 +114,5 @@ const result = {
 };
 writeFileSync(a.out, JSON.stringify(result, null, 1));
 console.log(
-  `robustscope ${onnx.graph.name}: ${result.ms.total.median.toFixed(1)} ms/step median (min ${result.ms.total.min.toFixed(1)}; attack ${result.ms.attack.median.toFixed(1)}, train ${result.ms.train.median.toFixed(1)}, optim ${result.ms.optim.median.toFixed(1)}), first step ${result.firstStepMs.toFixed(0)} ms, RSS ${result.maxRssMB.toFixed(0)} MB`,
+  `robustscope ${onnx.graph.name}: ${result.ms.total.median.toFixed(1)} ms/step median (min ${result.ms.total.min.toFixed(1)}; attack + train ${result.ms.attackTrain.median.toFixed(1)}, optim ${result.ms.optim.median.toFixed(1)}), first step ${result.firstStepMs.toFixed(0)} ms, RSS ${result.maxRssMB.toFixed(0)} MB`,
 );

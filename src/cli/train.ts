@@ -218,8 +218,7 @@ export const trainCommand: Command = {
             total: s.stepsPerEpoch,
             stats: { loss: s.loss.toFixed(4), lr: s.lr.toExponential(2) },
           }),
-        onEpoch: (e) =>
-          progress.log(`epoch ${e.epoch}/${epochs}: loss ${e.loss.toFixed(4)} · ${e.seconds.toFixed(1)} s (attack ${e.attackSeconds.toFixed(1)} s)`),
+        onEpoch: (e) => progress.log(`epoch ${e.epoch}/${epochs}: loss ${e.loss.toFixed(4)} · ${e.seconds.toFixed(1)} s`),
         onEval: (e) =>
           progress.log(
             `  held-out: clean ${task === 'segmentation' ? `mIoU ${pct(e.clean.mIoU)} acc` : 'acc'} ${pct(e.clean.acc)} · PGD-${e.steps} ${(e.eps * 255).toFixed(2)}/255 ${task === 'segmentation' ? `mIoU ${pct(e.adv.mIoU)} acc` : 'acc'} ${pct(e.adv.acc)}`,

@@ -106,6 +106,19 @@ const ops: OpDef[] = [
     },
   },
   {
+    type: 'ReduceSumSquare',
+    upgrade: upgradeAxes(18),
+    infer: inferReduce,
+    fold: foldReduce(0, (a, v) => a + v * v),
+    nondiff: [1],
+    vjp: (c) => {
+      // d sum(x^2) / dx = 2x
+      const { x, keep, axes } = vjpInfo(c);
+      const g = c.emit('Expand', [keptGrad(c, c.gy(0) as string, axes, keep), c.ints(x.shape)]);
+      return [c.emit('Mul', [g, c.emit('Mul', [c.x(0), c.scalar(2, x.dtype)])])];
+    },
+  },
+  {
     type: 'ReduceMax',
     upgrade: upgradeAxes(18),
     infer: inferReduce,

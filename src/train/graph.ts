@@ -85,7 +85,9 @@ export function lowerTrainingBatchNorm(b: GraphBuilder, graph: Graph): void {
       b.add({ name: outputs[0], opType, domain: '', inputs, outputs, attrs });
     add('ReduceMean', [x, axes], [m], { keepdims: { type: 'int', value: 0 } });
     const xc = b.emit('Sub', [x, b.emit('Reshape', [m, b.ints([t.shape[1], ...range(2, rank).map(() => 1)])])]);
-    add('ReduceMean', [b.emit('Mul', [xc, xc]), axes], [v], { keepdims: { type: 'int', value: 0 } });
+    // Two-pass variance; ReduceSumSquare saves the full-size square (one kernel and tensor per layer).
+    const ss = b.emit('ReduceSumSquare', [xc, axes], { keepdims: 0 });
+    add('Div', [ss, b.scalar(numel(t.shape) / t.shape[1], t.dtype)], [v]);
     const eps = node.attrs.epsilon;
     add('BatchNormalization', [x, scale, bias, m, v], [y], eps ? { epsilon: eps } : {});
     repl.set(node, graph.nodes.splice(start));

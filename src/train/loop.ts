@@ -78,7 +78,6 @@ export interface EpochLog {
   loss: number;
   lr: number;
   seconds: number;
-  attackSeconds: number;
 }
 
 export interface TrainState {
@@ -200,7 +199,6 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   try {
     for (let epoch = state.epoch; epoch < c.epochs; epoch++) {
       const t0 = performance.now();
-      let attackMs = 0;
       let lossSum = 0;
       const order = Rng.derive(c.seed, 'epoch', epoch).shuffle(Array.from({ length: data.count }, (_, i) => i));
       for (let s = 0; s < stepsPerEpoch; s++) {
@@ -225,16 +223,14 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
           ).images;
           labels = { data: Int32Array.from(samples, (v) => v.label as number), dims: [samples.length] };
         }
-        if (c.adv) {
-          const ta = performance.now();
-          x = { data: await adversarialBatch(model, x, labels, c.adv, { ignoreIndex: data.ignoreIndex }), dims: x.dims };
-          attackMs += performance.now() - ta;
-        }
+        // The attack (pirat.md: PGD-CE in eval mode, zero init, last iterate) runs in the step's own
+        // onnxruntime call (TrainableModel.step with an adversary; equal to adversarialBatch then step).
         const r = await model.step(x, labels, {
           reduction: 'mean',
           aux,
           ignoreIndex: data.ignoreIndex,
           dropoutSeed: Rng.derive(c.seed, 'dropout', step).int(2 ** 31),
+          adversary: c.adv,
         });
         if (!Number.isFinite(r.loss)) throw new TrainError(`training diverged at epoch ${epoch + 1}, step ${s + 1}: loss ${r.loss} (lower the learning rate?)`);
         opt.lr = schedule.at(step);
@@ -248,7 +244,6 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
         loss: lossSum / stepsPerEpoch,
         lr: opt.lr,
         seconds: (performance.now() - t0) / 1000,
-        attackSeconds: attackMs / 1000,
       };
       state.epochs.push(log);
       state.seconds += log.seconds;

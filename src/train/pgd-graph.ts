@@ -26,15 +26,27 @@ export interface UnrolledPgd {
 /**
  * Appends `steps` sign-gradient steps on the loss of `logits` (the graph's forward, taken as a template
  * and copied once per further step with its intermediate tensors renamed; parameters, buffers, labels
- * and constants are shared). `image` is the graph input the forward reads.
+ * and constants are shared). `image` is the graph input the forward reads. With `template`, every step
+ * runs on a copy (the graph's own nodes are then free to become the training pass: TrainableModel.step
+ * with an adversary).
  */
 export function appendSignPgd(
   b: GraphBuilder,
   graph: Graph,
-  o: { image: string; logits: string; labels: string; steps: number; loss: LossDef; ignoreIndex: number; classWeights?: number[] },
+  o: {
+    image: string;
+    logits: string;
+    labels: string;
+    steps: number;
+    loss: LossDef;
+    ignoreIndex: number;
+    classWeights?: number[];
+    /** Eval-mode forward nodes to copy for every step (default: the graph's nodes, used as they are for step 0). */
+    template?: Node[];
+  },
 ): UnrolledPgd {
   if (!(o.steps >= 1 && Number.isInteger(o.steps))) throw new Error(`PGD steps must be a positive integer, got ${o.steps}`);
-  const forward: Node[] = [...graph.nodes];
+  const forward: Node[] = o.template ?? [...graph.nodes];
   const dtype = b.type(o.image).dtype;
   for (const [name, shape] of [
     [PGD_EPS, []],
@@ -50,7 +62,7 @@ export function appendSignPgd(
   let x = o.image;
   let logits = o.logits;
   for (let s = 0; s < o.steps; s++) {
-    if (s > 0) logits = copyForward(b, forward, o.image, x, o.logits, s);
+    if (s > 0 || o.template) logits = copyForward(b, forward, o.image, x, o.logits, s);
     const parts = o.loss.build(b, logits, o.labels, { ignoreIndex: o.ignoreIndex, classWeights: o.classWeights });
     for (const i of parts.inputs) {
       if (lossInputs.some((l) => l.name === i.name)) continue;

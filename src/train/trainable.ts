@@ -76,6 +76,12 @@ export interface StepOptions extends TrainLoss {
   logits?: boolean;
   /** Also return d(objective)/d(image). */
   inputGrad?: boolean;
+  /**
+   * Train on the adversarial batch: linf sign-gradient PGD from a zero start on the main head's ce-avg
+   * (same ignore label), model in eval mode, last iterate (pirat.md's recipe, as adversarialBatch), run in
+   * the same onnxruntime call as the training pass (the attack does not see the gradient of the step).
+   */
+  adversary?: { eps: number; steps: number; stepSize: number };
 }
 
 export interface StepResult {
@@ -88,6 +94,8 @@ export interface StepResult {
   logits?: Float32Array;
   logitsDims?: number[];
   inputGrad?: Float32Array;
+  /** The batch the step trained on, when it had an adversary. */
+  adversarial?: Float32Array;
 }
 
 export interface InputGradResult {
@@ -191,12 +199,13 @@ export class TrainableModel {
   /** One training (or eval-mode) step: objective, per-image losses and every parameter's gradient. */
   async step(x: ImageBatch, labels: LabelBatch, opts: StepOptions = {}): Promise<StepResult> {
     const training = opts.training ?? true;
-    const r = await this.run(
-      x,
-      labels,
-      this.key(x, labels, opts, { training, weightGrads: true, inputGrad: opts.inputGrad === true, logits: opts.logits === true }),
-      opts,
-    );
+    const adv = opts.adversary;
+    const attacked = adv !== undefined && adv.eps !== 0 && adv.steps !== 0;
+    if (attacked && opts.inputGrad) throw new OpError('a step with an adversary does not return the input gradient');
+    const key = this.key(x, labels, opts, { training, weightGrads: true, inputGrad: opts.inputGrad === true, logits: opts.logits === true });
+    if (attacked) key.pgdSteps = adv.steps;
+    const extra = attacked ? { ...opts.extra, ...pgdScalars(adv) } : opts.extra;
+    const r = await this.run(x, labels, key, { ...opts, extra });
     return {
       loss: (r.out.objective as Float32Array)[0],
       losses: r.out.losses as Float32Array,
@@ -204,6 +213,7 @@ export class TrainableModel {
       logits: r.out.logits as Float32Array | undefined,
       logitsDims: r.logitsDims,
       inputGrad: r.out.grad as Float32Array | undefined,
+      adversarial: adv ? ((r.out.adv as Float32Array | undefined) ?? Float32Array.from(x.data)) : undefined,
     };
   }
 
@@ -235,8 +245,7 @@ export class TrainableModel {
       ...this.key(x, labels, { ...req, reduction: 'sum' }, { training: false, updateStats: false }),
       pgdSteps: adv.steps,
     };
-    const scalar = (v: number): NamedTensor => ({ data: Float32Array.of(v), dims: [], dtype: 'float32' });
-    const r = await this.run(x, labels, key, { extra: { ...req.extra, [PGD_EPS]: scalar(adv.eps), [PGD_STEP]: scalar(adv.stepSize) } });
+    const r = await this.run(x, labels, key, { extra: { ...req.extra, ...pgdScalars(adv) } });
     return r.out.adv as Float32Array;
   }
 
@@ -373,7 +382,7 @@ export class TrainableModel {
   }
 
   private async compile(key: CompileKey): Promise<Compiled> {
-    if (key.pgdSteps) return this.compilePgd(key, key.pgdSteps);
+    if (key.pgdSteps && !key.weightGrads) return this.compilePgd(key, key.pgdSteps);
     const aux = key.loss?.aux ?? [];
     const heads = [this.outputName, ...aux.map((a) => a.output).filter((o) => o !== this.outputName)];
     const { builder: b, graph } = prepareGraph(this.template, { inputShapes: { [this.inputName]: key.dims }, outputs: heads });
@@ -381,6 +390,8 @@ export class TrainableModel {
     if (b.type(logits).dtype !== 'float32') throw new OpError(`output '${logits}' is ${b.type(logits).dtype}; robustscope needs float32 logits`);
     let masks: DropoutMask[] = [];
     let statUpdates = new Map<string, string>();
+    // A step with an adversary: the attack runs on eval-mode copies of the forward taken now.
+    const evalForward = key.pgdSteps ? graph.nodes.map(copyNode) : undefined;
     if (key.training) {
       masks = toTrainingDropout(b, graph);
       statUpdates = toTrainingBatchNorm(b, graph, {
@@ -396,6 +407,26 @@ export class TrainableModel {
       b.types.set(LABELS, { dtype: key.labelType, shape: key.labelDims });
     }
     const ignoreIndex = key.ignoreIndex;
+    const extraInputs: string[] = [];
+    if (evalForward && key.pgdSteps) {
+      // Attack first (eval mode, main head, ce-avg), then the training pass on its detached output.
+      const pass = graph.nodes;
+      graph.nodes = [];
+      const pgd = appendSignPgd(b, graph, {
+        image: this.inputName,
+        logits,
+        labels: LABELS,
+        steps: key.pgdSteps,
+        loss: getLoss('ce-avg'),
+        ignoreIndex,
+        template: evalForward,
+      });
+      const xAdv = b.detach(pgd.output);
+      for (const n of pass) n.inputs = n.inputs.map((i) => (i === this.inputName ? xAdv : i));
+      graph.nodes.push(...pass);
+      outputs.adv = pgd.output;
+      extraInputs.push(PGD_EPS, PGD_STEP, ...pgd.lossInputs.map((i) => i.name));
+    }
     if (key.track) outputs.track = getLoss('ce-avg').build(b, logits, LABELS, { ignoreIndex }).perImage;
     if (key.accuracy || key.pred) {
       const acc = accuracyParts(b, logits, key.labelDims ? LABELS : undefined, ignoreIndex);
@@ -405,7 +436,6 @@ export class TrainableModel {
         outputs.labelled = acc.labelled;
       }
     }
-    const extraInputs: string[] = [];
     const paramGrads = new Map<string, string>();
     if (key.loss) {
       const def = getLoss(key.loss.loss);
@@ -476,6 +506,12 @@ export class TrainableModel {
     if (dump) writeFileSync(join(dump, `${name}.onnx`), bytes);
     return Session.create(bytes, { threads: this.opts.threads, profilePrefix: this.opts.profilePrefix });
   }
+}
+
+/** The runtime scalars of an unrolled PGD graph. */
+function pgdScalars(adv: { eps: number; stepSize: number }): Record<string, NamedTensor> {
+  const scalar = (v: number): NamedTensor => ({ data: Float32Array.of(v), dims: [], dtype: 'float32' });
+  return { [PGD_EPS]: scalar(adv.eps), [PGD_STEP]: scalar(adv.stepSize) };
 }
 
 /** A readable file name for a compiled graph: its kind and batch shape. */

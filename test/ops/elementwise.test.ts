@@ -23,4 +23,12 @@ describe('elementwise VJPs vs finite differences', () => {
     const r = await checkVjp({ op: 'ReduceMean', opset: 13, attrs: { axes: [1], keepdims: 0 }, inputs: [{ shape: [2, 3, 4] }] });
     expect(r.maxErr).toBeLessThan(TOL);
   });
+  it('ReduceSumSquare over two axes, keepdims 0 and 1, and with the opset-13 axes attribute', async () => {
+    for (const keepdims of [0, 1]) {
+      const r = await checkVjp({ op: 'ReduceSumSquare', attrs: { keepdims }, inputs: [{ shape: [2, 3, 4] }, { shape: [2], values: [0, 2], dtype: 'int64' }] });
+      expect(r.maxErr).toBeLessThan(TOL);
+    }
+    const r = await checkVjp({ op: 'ReduceSumSquare', opset: 13, attrs: { axes: [1], keepdims: 0 }, inputs: [{ shape: [2, 3, 4] }] });
+    expect(r.maxErr).toBeLessThan(TOL);
+  });
 });

@@ -93,3 +93,48 @@ describe('PGD unrolled in one graph (the training adversary)', () => {
     await model.release();
   });
 });
+
+describe('a training step with an adversary (attack and training pass in one onnxruntime run)', () => {
+  const cases = [
+    { name: 'resnet-tiny-fcn (BatchNorm), batch-mean CE', make: () => buildArch('resnet-tiny-fcn', { classes: 6, seed: 2 }), seg: true },
+    { name: 'tiny model with dropout and an auxiliary head (CE + 0.4 x aux)', make: () => tinyModel({ seed: 6, dropout: 0.3 }), seg: false },
+  ];
+  for (const c of cases)
+    it(`equals adversarialBatch then step, for ${c.name}: same attacked batch, loss, gradients and running statistics`, async () => {
+      const fused = TrainableModel.fromOnnx(c.make(), { threads: 1, seed: 3 });
+      const split = TrainableModel.fromOnnx(c.make(), { threads: 1, seed: 3 });
+      let x: ImageBatch;
+      let labels: LabelBatch;
+      if (c.seg) {
+        const B = 2;
+        const H = 32;
+        x = { data: Float32Array.from({ length: B * 3 * H * H }, (_, i) => 0.5 + 0.45 * Math.cos(i * 0.21)), dims: [B, 3, H, H] };
+        labels = { data: Int32Array.from({ length: B * H * H }, (_, i) => (i % 7 === 0 ? 255 : (i >> 5) % 6)), dims: [B, H, H] };
+      } else ({ x, labels } = tinyBatch(3, 8));
+      const adv = { eps: 4 / 255, steps: 2, stepSize: 0.01 };
+      const aux = c.seg ? [] : [{ output: 'aux', weight: 0.4 }];
+      const opts = { reduction: 'mean' as const, aux, ignoreIndex: 255, dropoutSeed: 17 };
+      const r = await fused.step(x, labels, { ...opts, adversary: adv });
+      const xa = await adversarialBatch(split, x, labels, adv, { ignoreIndex: 255 });
+      const s = await split.step({ data: xa, dims: x.dims }, labels, opts);
+      expect(r.adversarial).toEqual(xa);
+      expect(Math.abs(r.loss - s.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(s.loss));
+      for (const [name, g] of s.grads) {
+        const got = r.grads.get(name) as Float32Array;
+        const scale = Math.max(1e-12, ...g.map(Math.abs));
+        let d = 0;
+        for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(got[i] - g[i]));
+        expect(d, name).toBeLessThanOrEqual(1e-5 * scale);
+      }
+      for (const [name, v] of split.buffers()) {
+        const got = fused.buffers().get(name) as Float32Array;
+        for (let i = 0; i < v.length; i++) expect(Math.abs(got[i] - v[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v[i])));
+      }
+      // eps 0: the clean batch, no attack graph.
+      const clean = await fused.step(x, labels, { ...opts, adversary: { ...adv, eps: 0 } });
+      expect(clean.adversarial).toEqual(x.data);
+      await expect(fused.step(x, labels, { ...opts, adversary: adv, inputGrad: true })).rejects.toThrow(/does not return the input gradient/);
+      await fused.release();
+      await split.release();
+    });
+});
