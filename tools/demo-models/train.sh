@@ -4,7 +4,7 @@
 # iterations, the CLI's baseline attack) and writes models/shapes-seg-<mode>.{onnx,json}.
 #
 #   bash tools/demo-models/train.sh clean     # clean cross-entropy, 30 epochs
-#   bash tools/demo-models/train.sh at        # 100% adversarial batches, PGD-CE 4/255, 3 steps, 20 epochs
+#   bash tools/demo-models/train.sh at        # 100% adversarial batches, PGD-CE 4/255, 3 steps, 40 epochs
 #
 # Recipe: compact-skip (full-resolution stem, one-skip decoder: the shapes are a few pixels wide, so an
 # output-stride-8 decoder blurs them), 2000 training images (seed 1), held-out 200 (seed 2, every 5 epochs,
@@ -22,7 +22,7 @@ COMMON=(--arch compact-skip --data "$WORK/data/train" --val "$WORK/data/val" --b
   --aug-scale 1,1 --no-blur --eval-every 5 --eval-limit 100 --eval-eps 4 --threads "$THREADS" --seed 0 --quiet)
 case "$mode" in
   clean) args=(--epochs "${EPOCHS:-30}") ;;
-  at) args=(--epochs "${EPOCHS:-20}" --adv pgd:eps=4,steps=3,step=0.0131) ;;
+  at) args=(--epochs "${EPOCHS:-40}" --adv pgd:eps=4,steps=3,step=0.0131) ;;
   *) echo "unknown mode '$mode' (clean|at)" >&2; exit 2 ;;
 esac
 /usr/bin/time -f '{"wallSeconds": %e, "peakRssKiB": %M}' -o "$WORK/$mode.time.json" \
