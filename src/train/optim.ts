@@ -18,6 +18,8 @@
 // for a 1:10 ratio). The schedule sets `lr` before each step; a group's lr is lr * lrScale.
 // Parameters without a gradient in a step are skipped and their step count does not advance (as in
 // torch, where grad is None).
+
+import { AdamWSimd } from './adamw-simd.js';
 import type { ParamRole } from './params.js';
 
 export class OptimizerError extends Error {}
@@ -282,10 +284,44 @@ export class AdamW extends Optimizer {
     ] as const)
       if (!(v >= 0 && v < 1)) throw new OptimizerError(`AdamW ${k} must be in [0, 1), got ${v}`);
     checkNumber('eps', this.eps);
+    this.simd = AdamWSimd.create(this.slots.map((sl) => sl.param.length));
+  }
+
+  /** The WebAssembly SIMD kernel (bit-identical to the JS loop; undefined where unavailable). */
+  private readonly simd: AdamWSimd | undefined;
+  private readonly views = new Map<string, [Float32Array, Float32Array]>();
+  /** Set false to run the reference JS loop (tests compare the two). */
+  useSimd = true;
+
+  /** Which implementation updates: the WebAssembly SIMD kernel or the JavaScript loop. */
+  get kernel(): 'wasm-simd' | 'js' {
+    return this.simd && this.useSimd ? 'wasm-simd' : 'js';
   }
 
   protected hyper(): Record<string, number | boolean> {
     return { beta1: this.beta1, beta2: this.beta2, eps: this.eps };
+  }
+
+  /** The slot's moment buffers as views into the SIMD kernel's memory (moving loaded state there once). */
+  private simdMoments(s: Slot): [Float32Array, Float32Array] {
+    const simd = this.simd as AdamWSimd;
+    let views = this.views.get(s.name);
+    if (!views) {
+      views = simd.allocate(s.param.length);
+      this.views.set(s.name, views);
+    }
+    const [m, v] = views;
+    for (const [k, view] of [
+      ['exp_avg', m],
+      ['exp_avg_sq', v],
+    ] as const) {
+      const cur = s.buffers[k];
+      if (cur === view) continue;
+      if (cur) view.set(cur);
+      else view.fill(0);
+      s.buffers[k] = view;
+    }
+    return views;
   }
 
   protected bufferNames(): string[] {
@@ -295,10 +331,6 @@ export class AdamW extends Optimizer {
   protected update(s: Slot, g: Float32Array, lr: number): void {
     const p = s.param;
     const n = p.length;
-    s.buffers.exp_avg ??= new Float32Array(n);
-    s.buffers.exp_avg_sq ??= new Float32Array(n);
-    const m = s.buffers.exp_avg;
-    const v = s.buffers.exp_avg_sq;
     const b1 = f32(this.beta1);
     const b2 = f32(this.beta2);
     const a1 = f32(1 - this.beta1);
@@ -309,6 +341,15 @@ export class AdamW extends Optimizer {
     const negStep = f32(-(lr / bc1));
     const eps = f32(this.eps);
     const decayed = s.weightDecay !== 0 && lr !== 0;
+    if (this.simd && this.useSimd) {
+      const [m, v] = this.simdMoments(s);
+      this.simd.update(p, g, m, v, { b1, a1, b2, a2, decay: decayed ? decay : 1, bc2sqrt, negStep, eps });
+      return;
+    }
+    s.buffers.exp_avg ??= new Float32Array(n);
+    s.buffers.exp_avg_sq ??= new Float32Array(n);
+    const m = s.buffers.exp_avg;
+    const v = s.buffers.exp_avg_sq;
     // Each f32() is one rounding of a torch float32 tensor op, in torch's order.
     for (let i = 0; i < n; i++) {
       const gi = g[i];
