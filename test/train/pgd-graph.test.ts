@@ -98,6 +98,7 @@ describe('a training step with an adversary (attack and training pass in one onn
   const cases = [
     { name: 'resnet-tiny-fcn (BatchNorm), batch-mean CE', make: () => buildArch('resnet-tiny-fcn', { classes: 6, seed: 2 }), seg: true },
     { name: 'tiny model with dropout and an auxiliary head (CE + 0.4 x aux)', make: () => tinyModel({ seed: 6, dropout: 0.3 }), seg: false },
+    { name: 'resnet-tiny-cls (a classifier: labels [N])', make: () => buildArch('resnet-tiny-cls', { classes: 5, seed: 4 }), seg: false, cls: true },
   ];
   for (const c of cases)
     it(`equals adversarialBatch then step, for ${c.name}: same attacked batch, loss, gradients and running statistics`, async () => {
@@ -110,9 +111,12 @@ describe('a training step with an adversary (attack and training pass in one onn
         const H = 32;
         x = { data: Float32Array.from({ length: B * 3 * H * H }, (_, i) => 0.5 + 0.45 * Math.cos(i * 0.21)), dims: [B, 3, H, H] };
         labels = { data: Int32Array.from({ length: B * H * H }, (_, i) => (i % 7 === 0 ? 255 : (i >> 5) % 6)), dims: [B, H, H] };
+      } else if (c.cls) {
+        x = { data: Float32Array.from({ length: 4 * 3 * 32 * 32 }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.13)), dims: [4, 3, 32, 32] };
+        labels = { data: Int32Array.from([0, 3, 1, 4]), dims: [4] };
       } else ({ x, labels } = tinyBatch(3, 8));
       const adv = { eps: 4 / 255, steps: 2, stepSize: 0.01 };
-      const aux = c.seg ? [] : [{ output: 'aux', weight: 0.4 }];
+      const aux = c.seg || c.cls ? [] : [{ output: 'aux', weight: 0.4 }];
       const opts = { reduction: 'mean' as const, aux, ignoreIndex: 255, dropoutSeed: 17 };
       const r = await fused.step(x, labels, { ...opts, adversary: adv });
       const xa = await adversarialBatch(split, x, labels, adv, { ignoreIndex: 255 });
