@@ -21,6 +21,7 @@ import { nchwcBlockSize, nchwcContext, useNchwcConvs } from '../runtime/nchwc.js
 import { type NamedTensor, Session } from '../runtime/session.js';
 import { memoPromise } from '../util/memo.js';
 import { Rng } from '../util/random.js';
+import type { TrainAdversary } from './adversary.js';
 import { type DropoutMask, dropoutMask, lowerTrainingBatchNorm, toTrainingBatchNorm, toTrainingDropout } from './graph.js';
 import { findParameters, type ParameterInfo } from './params.js';
 import { appendSignPgd, PGD_EPS, PGD_STEP } from './pgd-graph.js';
@@ -81,7 +82,7 @@ export interface StepOptions extends TrainLoss {
    * (same ignore label), model in eval mode, last iterate (pirat.md's recipe, as adversarialBatch), run in
    * the same onnxruntime call as the training pass (the attack does not see the gradient of the step).
    */
-  adversary?: { eps: number; steps: number; stepSize: number };
+  adversary?: TrainAdversary;
 }
 
 export interface StepResult {
@@ -235,12 +236,7 @@ export class TrainableModel {
    * linf PGD with the sign step from a zero start, the model in eval mode, all steps in ONE onnxruntime
    * run (pgd-graph.ts): the training adversary. Returns the last iterate.
    */
-  async signPgd(
-    x: ImageBatch,
-    labels: LabelBatch,
-    adv: { eps: number; steps: number; stepSize: number },
-    req: Omit<TrainLoss, 'aux' | 'reduction'> = {},
-  ): Promise<Float32Array> {
+  async signPgd(x: ImageBatch, labels: LabelBatch, adv: TrainAdversary, req: Omit<TrainLoss, 'aux' | 'reduction'> = {}): Promise<Float32Array> {
     const key: CompileKey = {
       ...this.key(x, labels, { ...req, reduction: 'sum' }, { training: false, updateStats: false }),
       pgdSteps: adv.steps,
@@ -509,25 +505,16 @@ export class TrainableModel {
 }
 
 /** The runtime scalars of an unrolled PGD graph. */
-function pgdScalars(adv: { eps: number; stepSize: number }): Record<string, NamedTensor> {
+function pgdScalars(adv: TrainAdversary): Record<string, NamedTensor> {
   const scalar = (v: number): NamedTensor => ({ data: Float32Array.of(v), dims: [], dtype: 'float32' });
   return { [PGD_EPS]: scalar(adv.eps), [PGD_STEP]: scalar(adv.stepSize) };
 }
 
 /** A readable file name for a compiled graph: its kind and batch shape. */
 function graphName(key: CompileKey): string {
-  const kind = key.pgdSteps
-    ? `pgd${key.pgdSteps}`
-    : key.weightGrads
-      ? key.training
-        ? 'train'
-        : 'eval-grads'
-      : key.inputGrad
-        ? 'input-grad'
-        : key.training
-          ? 'forward-train'
-          : 'forward';
-  return `${kind}-${key.dims.join('x')}`;
+  const parts = [key.weightGrads ? 'grads' : key.inputGrad ? 'input-grad' : 'forward', key.training ? 'train' : 'eval'];
+  if (key.pgdSteps) parts.push(`pgd${key.pgdSteps}`);
+  return `${parts.join('-')}-${key.dims.join('x')}`;
 }
 
 function labelKey(labels: LabelBatch): Pick<CompileKey, 'labelDims' | 'labelType'> {
