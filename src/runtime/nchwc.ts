@@ -15,6 +15,7 @@
 // with the output channels zero-padded to a multiple of B (ReorderOutput drops the padding).
 import type { GraphBuilder } from '../onnx/builder.js';
 import { type Graph, type Node, scalarI64, type Tensor } from '../onnx/ir.js';
+import { serializeGraph } from '../onnx/serialize.js';
 import type { TypeInfo } from '../ops/registry.js';
 import { Session } from './session.js';
 
@@ -47,7 +48,6 @@ export function nchwcBlockSize(): Promise<number> {
 }
 
 async function probeBlockSize(): Promise<number> {
-  const { encodeModel } = await import('../onnx/codec.js');
   const graph: Graph = {
     name: 'nchwc_probe',
     nodes: [{ name: 'r', opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: ['x'], outputs: ['y'], attrs: {} }],
@@ -56,17 +56,7 @@ async function probeBlockSize(): Promise<number> {
     initializers: new Map(),
     valueInfo: new Map(),
   };
-  const bytes = encodeModel({
-    irVersion: 10,
-    opsetImports: new Map([
-      ['', 21],
-      [NCHWC_DOMAIN, 1],
-    ]),
-    producerName: 'robustscope',
-    producerVersion: '0.1.0',
-    graph,
-    metadata: {},
-  });
+  const bytes = serializeGraph(graph);
   const s = await Session.create(bytes, { threads: 1 });
   try {
     const out = await s.run({ x: { data: new Float32Array(4), dims: [1, 4, 1, 1], dtype: 'float32' } });
