@@ -24,7 +24,7 @@ import { Rng } from '../util/random.js';
 import type { TrainAdversary } from './adversary.js';
 import { type DropoutMask, dropoutMask, lowerTrainingBatchNorm, toTrainingBatchNorm, toTrainingDropout } from './graph.js';
 import { findParameters, type ParameterInfo } from './params.js';
-import { appendSignPgd, PGD_EPS, PGD_STEP } from './pgd-graph.js';
+import { appendSignPgd, PGD_EPS, PGD_MAX_UNROLL, PGD_START, PGD_STEP } from './pgd-graph.js';
 
 export type { ParameterInfo, ParamRole } from './params.js';
 
@@ -203,6 +203,11 @@ export class TrainableModel {
     const adv = opts.adversary;
     const attacked = adv !== undefined && adv.eps !== 0 && adv.steps !== 0;
     if (attacked && opts.inputGrad) throw new OpError('a step with an adversary does not return the input gradient');
+    if (attacked && adv.steps > PGD_MAX_UNROLL) {
+      // Too long to unroll next to the training pass: the attack in chunks, then a plain step on its result.
+      const xa = await this.signPgd(x, labels, adv, { ignoreIndex: opts.ignoreIndex });
+      return { ...(await this.step({ data: xa, dims: x.dims }, labels, { ...opts, adversary: undefined })), adversarial: xa };
+    }
     const key = this.key(x, labels, opts, { training, weightGrads: true, inputGrad: opts.inputGrad === true, logits: opts.logits === true });
     if (attacked) key.pgdSteps = adv.steps;
     const extra = attacked ? { ...opts.extra, ...pgdScalars(adv) } : opts.extra;
@@ -237,12 +242,18 @@ export class TrainableModel {
    * run (pgd-graph.ts): the training adversary. Returns the last iterate.
    */
   async signPgd(x: ImageBatch, labels: LabelBatch, adv: TrainAdversary, req: Omit<TrainLoss, 'aux' | 'reduction'> = {}): Promise<Float32Array> {
-    const key: CompileKey = {
-      ...this.key(x, labels, { ...req, reduction: 'sum' }, { training: false, updateStats: false }),
-      pgdSteps: adv.steps,
-    };
-    const r = await this.run(x, labels, key, { extra: { ...req.extra, ...pgdScalars(adv) } });
-    return r.out.adv as Float32Array;
+    if (!(adv.steps >= 1 && Number.isInteger(adv.steps))) throw new OpError(`PGD steps must be a positive integer, got ${adv.steps}`);
+    // At most PGD_MAX_UNROLL steps per run; each chunk continues from the last iterate, same eps-ball.
+    let cur = x.data;
+    for (let done = 0; done < adv.steps; ) {
+      const k = Math.min(PGD_MAX_UNROLL, adv.steps - done);
+      const key: CompileKey = { ...this.key(x, labels, { ...req, reduction: 'sum' }, { training: false, updateStats: false }), pgdSteps: k };
+      const start: NamedTensor = { data: cur, dims: x.dims, dtype: 'float32' };
+      const r = await this.run(x, labels, key, { extra: { ...req.extra, ...pgdScalars(adv), [PGD_START]: start } });
+      cur = r.out.adv as Float32Array;
+      done += k;
+    }
+    return cur === x.data ? Float32Array.from(cur) : cur;
   }
 
   /** Logits; in training mode (batch statistics) the running statistics are updated unless told otherwise. */
@@ -468,9 +479,20 @@ export class TrainableModel {
   private async compilePgd(key: CompileKey, steps: number): Promise<Compiled> {
     const { builder: b, graph } = prepareGraph(this.template, { inputShapes: { [this.inputName]: key.dims }, outputs: [this.outputName] });
     if (!key.labelDims || !key.labelType || !key.loss) throw new OpError('internal: PGD needs labels and a loss');
-    graph.inputs.push({ name: LABELS, dtype: key.labelType, shape: key.labelDims });
-    b.types.set(LABELS, { dtype: key.labelType, shape: key.labelDims });
+    for (const [name, dtype, shape] of [
+      [LABELS, key.labelType, key.labelDims],
+      [PGD_START, 'float32', key.dims],
+    ] as const) {
+      graph.inputs.push({ name, dtype, shape: [...shape] });
+      b.types.set(name, { dtype, shape: [...shape] });
+      b.reserve(name);
+    }
+    // Every step runs on a copy of the forward (the image input is the centre of the ball, not the start).
+    const template = graph.nodes;
+    graph.nodes = [];
     const pgd = appendSignPgd(b, graph, {
+      template,
+      start: PGD_START,
       image: this.inputName,
       logits: this.outputName,
       labels: LABELS,
@@ -481,7 +503,7 @@ export class TrainableModel {
     });
     const t = b.type(pgd.output);
     graph.outputs = [{ name: pgd.output, dtype: t.dtype, shape: t.shape }];
-    const extraInputs = [PGD_EPS, PGD_STEP, ...pgd.lossInputs.map((i) => i.name)];
+    const extraInputs = [PGD_EPS, PGD_STEP, PGD_START, ...pgd.lossInputs.map((i) => i.name)];
     return {
       session: await this.session(b, graph, graphName(key)),
       outputs: { adv: pgd.output },

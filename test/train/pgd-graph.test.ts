@@ -8,6 +8,7 @@ import { buildArch } from '../../src/arch/registry.js';
 import { projectImage, stepImage } from '../../src/attacks/threat.js';
 import type { ImageBatch, LabelBatch } from '../../src/runtime/model.js';
 import { adversarialBatch } from '../../src/train/adversary.js';
+import { PGD_MAX_UNROLL } from '../../src/train/pgd-graph.js';
 import { TrainableModel } from '../../src/train/trainable.js';
 import { tinyBatch, tinyModel } from './tiny.js';
 
@@ -46,8 +47,8 @@ function maxDiff(a: Float32Array, b: Float32Array): { max: number; differ: numbe
 }
 
 describe('PGD unrolled in one graph (the training adversary)', () => {
-  for (const steps of [1, 2, 3])
-    it(`equals the step-by-step definition (${steps} step${steps > 1 ? 's' : ''}, resnet-tiny-fcn, ignore band)`, async () => {
+  for (const steps of [1, 2, 3, PGD_MAX_UNROLL + 3])
+    it(`equals the step-by-step definition (${steps} step${steps > 1 ? 's' : ''}${steps > PGD_MAX_UNROLL ? ': two chunks' : ''}, resnet-tiny-fcn, ignore band)`, async () => {
       const model = TrainableModel.fromOnnx(buildArch('resnet-tiny-fcn', { classes: 6, seed: 1 }), { threads: 1 });
       const B = 2;
       const H = 32;
@@ -141,4 +142,20 @@ describe('a training step with an adversary (attack and training pass in one onn
       await fused.release();
       await split.release();
     });
+
+  it(`an attack longer than ${PGD_MAX_UNROLL} steps runs in chunks before the step, with the same result`, async () => {
+    const make = () => TrainableModel.fromOnnx(tinyModel({ seed: 9 }), { threads: 1, seed: 1 });
+    const fused = make();
+    const split = make();
+    const { x, labels } = tinyBatch(2, 4);
+    const adv = { eps: 8 / 255, steps: PGD_MAX_UNROLL + 2, stepSize: 0.004 };
+    const opts = { reduction: 'mean' as const, ignoreIndex: 255 };
+    const r = await fused.step(x, labels, { ...opts, adversary: adv });
+    const xa = await reference(split, x, labels, adv, 255);
+    const s = await split.step({ data: xa, dims: x.dims }, labels, opts);
+    expect(maxDiff(r.adversarial as Float32Array, xa).differ).toBeLessThanOrEqual(Math.ceil(xa.length * 1e-3));
+    expect(Math.abs(r.loss - s.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(s.loss));
+    await fused.release();
+    await split.release();
+  });
 });
