@@ -31,7 +31,7 @@ lines.push(
 );
 lines.push('on norms/biases), poly 1.0 after 1 epoch of linear warm-up, batch 8, augmentation (flip, scale 0.75-1.5 instead of 0.5-2, pad, crop, blur),');
 lines.push('100% adversarial batches PGD-CE eps 4/255, 2 steps of 0.01, zero init, model in eval mode while attacking.');
-lines.push('2 onnxruntime threads on the 2-core machine (shared with other jobs: wall times are upper bounds).');
+lines.push('2 onnxruntime threads on the 2-core machine (its load during the run: results.notes.md).');
 lines.push('');
 lines.push('## Training');
 lines.push('');
