@@ -4,7 +4,8 @@
 // reorders them once, at load time. The graphs robustscope trains with feed the weights as inputs (they
 // change every step), so every Conv there ran on the plain im2col kernel: measured 1.3-1.9x slower on one
 // thread and hardly faster on two (bench/train-step/results.notes.md). This pass does onnxruntime's rewrite
-// itself, with the weight reorder as graph ops evaluated every run (a few small Reshape/Transpose kernels):
+// itself, with the weight reorder as graph ops evaluated every run (small identity products, see reorderFilter;
+// repeated reorders of one weight are merged afterwards by src/onnx/cse.ts):
 //
 //   Conv(x, W, b)  ->  ReorderOutput(nchwc.Conv(ReorderInput(x), reorder(W), pad(b)), channels = O)
 //
@@ -77,10 +78,8 @@ export function useNchwcConvs(graph: Graph, c: NchwcContext, block: number): num
   if (block < 8) return 0;
   const out: Node[] = [];
   let rewritten = 0;
-  // One reorder per weight tensor and layout, shared by every Conv that reads it (unrolled steps).
-  const reordered = new Map<string, string>();
   for (const node of graph.nodes) {
-    const repl = node.opType === 'Conv' && node.domain === '' ? rewriteConv(node, c, block, reordered) : undefined;
+    const repl = node.opType === 'Conv' && node.domain === '' ? rewriteConv(node, c, block) : undefined;
     if (repl) {
       out.push(...repl);
       rewritten++;
@@ -90,7 +89,7 @@ export function useNchwcConvs(graph: Graph, c: NchwcContext, block: number): num
   return rewritten;
 }
 
-function rewriteConv(node: Node, c: NchwcContext, B: number, reordered: Map<string, string>): Node[] | undefined {
+function rewriteConv(node: Node, c: NchwcContext, B: number): Node[] | undefined {
   const [x, w, bias] = node.inputs;
   if (c.isConstant(w)) return undefined;
   const xt = c.type(x);
@@ -130,12 +129,7 @@ function rewriteConv(node: Node, c: NchwcContext, B: number, reordered: Map<stri
   // Zero output channels up to Op: Pad on axis 0 of the filter (and of the bias).
   const padTo = (t: string, rank: number): string =>
     Op === O ? t : add('Pad', [t, ints([0, ...new Array(rank - 1).fill(0), Op - O, ...new Array(rank - 1).fill(0)])], 'nchwc_pad');
-  const wkey = `${w}|${I % B === 0 ? 'OIHWBiBo' : 'OIHWBo'}`;
-  let wf = reordered.get(wkey);
-  if (!wf) {
-    wf = reorderFilter(add, ints, eye, padTo(w, 4), { Op, I, kh, kw, B });
-    reordered.set(wkey, wf);
-  }
+  const wf = reorderFilter(add, ints, eye, padTo(w, 4), { Op, I, kh, kw, B });
   const xin = blockedInput ? add('ReorderInput', [x], 'nchwc_x', {}, NCHWC_DOMAIN) : x;
   const inputs = [xin, wf];
   if (bias) inputs.push(padTo(bias, 1));
