@@ -1,5 +1,7 @@
 // robustscope's library API.
 
+// Training (PIR-AT, pirat.md): trainable models, optimizers, the loop, robust-backbone transfer.
+export { type ArchOptions, type ArchSpec, buildArch, getArch, listArchs } from './arch/registry.js';
 export { type ApgdOptions, type ApgdResult, apgd } from './attacks/apgd.js';
 export { makeOracle, type Oracle, type Probe } from './attacks/oracle.js';
 export { type PgdOptions, pgd, pgdStepSize } from './attacks/pgd.js';
@@ -8,6 +10,7 @@ export { apgdCheckpoints, prrStages } from './attacks/schedule.js';
 export { type AttackSpec, BASELINES, ENSEMBLES, type Ensemble, runAttack, seaAttacks } from './attacks/sea.js';
 export { type Norm, perturbationNorm, projectImage, type Threat } from './attacks/threat.js';
 export { buildGradients, NoGradientError } from './autodiff/gradient.js';
+export { type Dataset, type DatasetOptions, openDataset } from './data/datasets.js';
 export { aggregateResults, metricsOf } from './eval/aggregate.js';
 export type { ImageRecord } from './eval/records.js';
 export { type EvaluationInput, runEvaluation, type Sample } from './eval/run.js';
@@ -30,4 +33,22 @@ export {
   loadModel,
   RobustModel,
 } from './runtime/model.js';
+export { adversarialBatch, type TrainAdversary } from './train/adversary.js';
+export { classificationData, segmentationData } from './train/data.js';
+export {
+  type EpochLog,
+  type EvalPoint,
+  evaluateSplit,
+  type TrainConfig,
+  type TrainData,
+  TrainError,
+  type TrainEvents,
+  type TrainInputs,
+  type TrainResult,
+  train,
+} from './train/loop.js';
+export { type LrSchedule, polySchedule } from './train/lr-schedule.js';
+export { AdamW, type AdamWOptions, Optimizer, OptimizerError, type ParamGroupSpec, type ParamSource, SGD, type SgdOptions } from './train/optim.js';
+export { type AuxHead, type ParameterInfo, type StepOptions, type StepResult, TrainableModel, type TrainLoss } from './train/trainable.js';
+export { TransferError, type TransferReport, transferWeights } from './train/transfer.js';
 export { Rng } from './util/random.js';
