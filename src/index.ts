@@ -33,6 +33,23 @@ export {
   loadModel,
   RobustModel,
 } from './runtime/model.js';
+// Semantic robustness (semantic.md): parameter spaces, maps, robust regions, SRVR.
+export { DEFAULT_GRID_1D, DEFAULT_GRID_2D, type Grid, parseGrid } from './semantic/grid.js';
+export { type EvalOptions, type SemanticMap, scoreOracle, semanticMap } from './semantic/map.js';
+export { loadMesh, type Mesh } from './semantic/mesh.js';
+export {
+  type Box,
+  type Domain,
+  type FindRegionOptions,
+  findRegion,
+  REFERENCE_DOMAIN,
+  REGION_METHODS,
+  type RegionMethod,
+  type RegionResult,
+} from './semantic/regions.js';
+export type { Target } from './semantic/score.js';
+export { imageSpace, type ParameterSpace, restrictSpace, viewpointSpace } from './semantic/space.js';
+export { aggregateSrvr, srvr } from './semantic/srvr.js';
 export { adversarialBatch, type TrainAdversary } from './train/adversary.js';
 export { classificationData, segmentationData } from './train/data.js';
 export {
