@@ -31,11 +31,10 @@ export interface UnrolledPgd {
 }
 
 /**
- * Appends `steps` sign-gradient steps on the loss of `logits` (the graph's forward, taken as a template
- * and copied once per further step with its intermediate tensors renamed; parameters, buffers, labels
- * and constants are shared). `image` is the graph input the forward reads. With `template`, every step
- * runs on a copy (the graph's own nodes are then free to become the training pass: TrainableModel.step
- * with an adversary).
+ * Appends `steps` sign-gradient steps on the loss of `logits`: every step runs on a copy of the eval-mode
+ * forward `template` (its intermediate tensors renamed; parameters, buffers, labels and constants shared),
+ * reading the iterate where the template reads `image`. The template's own nodes are not added (in
+ * TrainableModel.step with an adversary they become the training pass).
  */
 export function appendSignPgd(
   b: GraphBuilder,
@@ -48,17 +47,17 @@ export function appendSignPgd(
     loss: LossDef;
     ignoreIndex: number;
     classWeights?: number[];
-    /** Eval-mode forward nodes to copy for every step (default: the graph's nodes, used as they are for step 0). */
-    template?: Node[];
+    /** Eval-mode forward nodes, copied for every step. */
+    template: Node[];
     /**
      * Start from this graph input instead of `image` (which stays the centre of the eps-ball): a later chunk
-     * of a long attack (TrainableModel.signPgd unrolls at most PGD_MAX_UNROLL steps per graph). Needs `template`.
+     * of a long attack (TrainableModel.signPgd unrolls at most PGD_MAX_UNROLL steps per graph).
      */
     start?: string;
   },
 ): UnrolledPgd {
   if (!(o.steps >= 1 && Number.isInteger(o.steps))) throw new Error(`PGD steps must be a positive integer, got ${o.steps}`);
-  const forward: Node[] = o.template ?? [...graph.nodes];
+  const forward = o.template;
   const dtype = b.type(o.image).dtype;
   for (const [name, shape] of [
     [PGD_EPS, []],
@@ -71,11 +70,9 @@ export function appendSignPgd(
   const lo = b.emit('Max', [b.emit('Sub', [o.image, PGD_EPS]), b.scalar(0, dtype)]);
   const hi = b.emit('Min', [b.emit('Add', [o.image, PGD_EPS]), b.scalar(1, dtype)]);
   const lossInputs: ValueInfo[] = [];
-  if (o.start && !o.template) throw new Error('internal: a PGD chunk with its own start needs a forward template');
   let x = o.start ?? o.image;
-  let logits = o.logits;
   for (let s = 0; s < o.steps; s++) {
-    if (s > 0 || o.template) logits = copyForward(b, forward, o.image, x, o.logits, s);
+    const logits = copyForward(b, forward, o.image, x, o.logits, s);
     const parts = o.loss.build(b, logits, o.labels, { ignoreIndex: o.ignoreIndex, classWeights: o.classWeights });
     for (const i of parts.inputs) {
       if (lossInputs.some((l) => l.name === i.name)) continue;
