@@ -12,13 +12,9 @@ const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUni
 
 /** Removes repeated computations in place; returns how many nodes were removed. */
 export function eliminateCommonSubexpressions(graph: Graph): number {
+  // A constant's identity is its content: equal constants under different names are one value.
   const valueId = new Map<string, string>();
-  const byContent = new Map<string, string>();
-  for (const [name, t] of graph.initializers) {
-    const key = `c:${constantKey(t)}`;
-    valueId.set(name, byContent.get(key) ?? key);
-    byContent.set(key, valueId.get(name) as string);
-  }
+  for (const [name, t] of graph.initializers) valueId.set(name, `c:${constantKey(t)}`);
   const idOf = (name: string): string => valueId.get(name) ?? `v:${name}`;
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const seen = new Map<string, string[]>();

@@ -159,11 +159,6 @@ export class AdamWSimd {
     return [new Float32Array(this.mem.buffer, at * 4, n), new Float32Array(this.mem.buffer, (at + k) * 4, n)];
   }
 
-  /** True when the array is a view this kernel handed out. */
-  owns(a: Float32Array): boolean {
-    return a.buffer === this.mem.buffer;
-  }
-
   update(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamWScalars): void {
     const n = p.length;
     const k = pad4(n);

@@ -12,6 +12,11 @@ export interface TrainAdversary {
   stepSize: number;
 }
 
+/** Whether the adversary changes the batch at all (eps 0 or no steps: the clean batch). */
+export function attacks(adv: TrainAdversary | undefined): adv is TrainAdversary {
+  return adv !== undefined && adv.eps !== 0 && adv.steps !== 0;
+}
+
 export async function adversarialBatch(
   model: TrainableModel,
   x: ImageBatch,
@@ -19,7 +24,7 @@ export async function adversarialBatch(
   adv: TrainAdversary,
   loss: TrainLoss = {},
 ): Promise<Float32Array> {
-  if (adv.eps === 0 || adv.steps === 0) return Float32Array.from(x.data);
+  if (!attacks(adv)) return Float32Array.from(x.data);
   // Only the main head's CE drives the attack (no auxiliary heads), as in the reference recipe; all steps
   // run in one onnxruntime call (src/train/pgd-graph.ts).
   return model.signPgd(x, labels, adv, { loss: loss.loss ?? 'ce-avg', ignoreIndex: loss.ignoreIndex, classWeights: loss.classWeights, extra: loss.extra });

@@ -18,7 +18,6 @@
 // for a 1:10 ratio). The schedule sets `lr` before each step; a group's lr is lr * lrScale.
 // Parameters without a gradient in a step are skipped and their step count does not advance (as in
 // torch, where grad is None).
-
 import { AdamWSimd } from './adamw-simd.js';
 import type { ParamRole } from './params.js';
 

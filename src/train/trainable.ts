@@ -21,7 +21,7 @@ import { nchwcBlockSize, nchwcContext, useNchwcConvs } from '../runtime/nchwc.js
 import { type NamedTensor, Session } from '../runtime/session.js';
 import { memoPromise } from '../util/memo.js';
 import { Rng } from '../util/random.js';
-import type { TrainAdversary } from './adversary.js';
+import { attacks, type TrainAdversary } from './adversary.js';
 import { type DropoutMask, dropoutMask, lowerTrainingBatchNorm, toTrainingBatchNorm, toTrainingDropout } from './graph.js';
 import { findParameters, type ParameterInfo } from './params.js';
 import { appendSignPgd, PGD_EPS, PGD_MAX_UNROLL, PGD_START, PGD_STEP } from './pgd-graph.js';
@@ -201,7 +201,7 @@ export class TrainableModel {
   async step(x: ImageBatch, labels: LabelBatch, opts: StepOptions = {}): Promise<StepResult> {
     const training = opts.training ?? true;
     const adv = opts.adversary;
-    const attacked = adv !== undefined && adv.eps !== 0 && adv.steps !== 0;
+    const attacked = attacks(adv);
     if (attacked && opts.inputGrad) throw new OpError('a step with an adversary does not return the input gradient');
     if (attacked && adv.steps > PGD_MAX_UNROLL) {
       // Too long to unroll next to the training pass: the attack in chunks, then a plain step on its result.
